@@ -1,0 +1,284 @@
+"""A session: an ordered log of events, its runs, state and place in a hierarchy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
+
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_metadata import SessionMetadata
+from a2a_session_manager.models.session_run import RunStatus, SessionRun
+from a2a_session_manager.models.token_usage import TokenSummary
+
+if TYPE_CHECKING:
+    from a2a_session_manager.storage.base import SessionStore
+
+__all__ = ["Session"]
+
+
+class Session(BaseModel):
+    """A conversation session.
+
+    Constructing a session does no I/O. Hierarchy is stored: ``parent_id`` is written by
+    ``store.save(child)``, and the store keeps each parent's list of children, so
+    ``ancestors()`` and ``descendants()`` are right whichever process saved what.
+    They read the store this session was loaded from or saved to, else the
+    configured default (``SessionStoreProvider``).
+    """
+
+    id: str = Field(default_factory=lambda: str(uuid4()))
+    metadata: SessionMetadata = Field(default_factory=SessionMetadata)
+    parent_id: str | None = None
+    child_ids: list[str] = Field(default_factory=list)
+    task_ids: list[str] = Field(default_factory=list)
+    runs: list[SessionRun] = Field(default_factory=list)
+    events: list[SessionEvent] = Field(default_factory=list)
+    state: dict[str, Any] = Field(default_factory=dict)
+    token_summary: TokenSummary = Field(default_factory=TokenSummary)
+
+    _store: SessionStore | None = PrivateAttr(default=None)
+    _synced_ids: set[str] = PrivateAttr(default_factory=set)
+
+    @model_validator(mode="after")
+    def _summarize_given_events(self) -> Session:
+        if self.token_summary.call_count == 0 and self.token_summary.total_tokens == 0:
+            for event in self.events:
+                if event.token_usage is not None:
+                    self.token_summary.add_usage(event.token_usage)
+        return self
+
+    # ------------------------------------------------------------------ events
+    def add_event(self, event: SessionEvent) -> None:
+        """Append an event in memory (``store.save`` or ``append_event`` persists it).
+
+        Args:
+            event: The event; its token usage is added to ``token_summary``.
+        """
+        if event.seq is None:
+            last = self.events[-1].seq if self.events else None
+            event.seq = (last + 1) if last is not None else len(self.events)
+        self.events.append(event)
+        if event.token_usage is not None:
+            self.token_summary.add_usage(event.token_usage)
+        self.metadata.touch()
+
+    def add_event_and_save(self, event: SessionEvent, store: SessionStore | None = None) -> None:
+        """Append an event and persist it with one ``append_event`` (never a full rewrite).
+
+        Args:
+            event: The event.
+            store: Store to write to; defaults to this session's store.
+        """
+        target = store or self._resolve_store()
+        self.add_event(event)
+        target.append_event(self.id, event)
+        self._attach(target)
+        self._synced_ids.add(event.id)
+
+    async def aadd_event_and_save(self, event: SessionEvent, store: SessionStore | None = None) -> None:
+        """Async twin of `add_event_and_save`."""
+        target = store or self._resolve_store()
+        self.add_event(event)
+        await target.aappend_event(self.id, event)
+        self._attach(target)
+        self._synced_ids.add(event.id)
+
+    # --------------------------------------------------------------- hierarchy
+    def add_child(self, child_id: str) -> None:
+        """Record a child id in memory (saving the child records the link in the store).
+
+        Args:
+            child_id: The child's id.
+        """
+        if child_id not in self.child_ids:
+            self.child_ids.append(child_id)
+
+    def remove_child(self, child_id: str) -> None:
+        """Forget a child id in memory.
+
+        Args:
+            child_id: The child's id.
+        """
+        if child_id in self.child_ids:
+            self.child_ids.remove(child_id)
+
+    def ancestors(self) -> list[Session]:
+        """Return the stored ancestors, nearest first.
+
+        Returns:
+            Parent, grandparent, ... (a missing or cyclic link ends the walk).
+        """
+        store = self._resolve_store()
+        result: list[Session] = []
+        seen = {self.id}
+        parent_id = self.parent_id
+        while parent_id and parent_id not in seen:
+            seen.add(parent_id)
+            parent = store.get(parent_id)
+            if parent is None:
+                break
+            result.append(parent)
+            parent_id = parent.parent_id
+        return result
+
+    async def aancestors(self) -> list[Session]:
+        """Async twin of `ancestors`."""
+        store = self._resolve_store()
+        result: list[Session] = []
+        seen = {self.id}
+        parent_id = self.parent_id
+        while parent_id and parent_id not in seen:
+            seen.add(parent_id)
+            parent = await store.aget(parent_id)
+            if parent is None:
+                break
+            result.append(parent)
+            parent_id = parent.parent_id
+        return result
+
+    def descendants(self) -> list[Session]:
+        """Return the stored descendants, depth-first (children in the order they were linked).
+
+        Returns:
+            Every session below this one.
+        """
+        store = self._resolve_store()
+        result: list[Session] = []
+        seen = {self.id}
+        stack = list(reversed(store.get_child_ids(self.id)))
+        while stack:
+            child_id = stack.pop()
+            if child_id in seen:
+                continue
+            seen.add(child_id)
+            child = store.get(child_id)
+            if child is None:
+                continue
+            result.append(child)
+            stack.extend(reversed(child.child_ids))
+        return result
+
+    async def adescendants(self) -> list[Session]:
+        """Async twin of `descendants`."""
+        store = self._resolve_store()
+        result: list[Session] = []
+        seen = {self.id}
+        stack = list(reversed(await store.aget_child_ids(self.id)))
+        while stack:
+            child_id = stack.pop()
+            if child_id in seen:
+                continue
+            seen.add(child_id)
+            child = await store.aget(child_id)
+            if child is None:
+                continue
+            result.append(child)
+            stack.extend(reversed(child.child_ids))
+        return result
+
+    # ------------------------------------------------------------------- state
+    def set_state(self, key: str, value: Any) -> None:
+        """Set a state entry (persisted by ``save``).
+
+        Args:
+            key: Entry name.
+            value: Any JSON value.
+        """
+        self.state[key] = value
+        self.metadata.touch()
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        """Return a state entry.
+
+        Args:
+            key: Entry name.
+            default: Returned when missing.
+
+        Returns:
+            The value.
+        """
+        return self.state.get(key, default)
+
+    def has_state(self, key: str) -> bool:
+        """Return True when ``key`` is set in the state."""
+        return key in self.state
+
+    def remove_state(self, key: str) -> None:
+        """Remove a state entry if present.
+
+        Args:
+            key: Entry name.
+        """
+        self.state.pop(key, None)
+
+    # ------------------------------------------------------------------- usage
+    @property
+    def last_update_time(self) -> datetime:
+        """Time of the newest event, or of the last metadata update."""
+        if self.events:
+            return max(self.events[-1].timestamp, self.metadata.updated_at)
+        return self.metadata.updated_at
+
+    @property
+    def active_run(self) -> SessionRun | None:
+        """The most recent run that is still pending or running, or None."""
+        for run in reversed(self.runs):
+            if run.status in (RunStatus.PENDING, RunStatus.RUNNING):
+                return run
+        return None
+
+    @property
+    def total_tokens(self) -> int:
+        """All tokens recorded on this session's events."""
+        return self.token_summary.total_tokens
+
+    @property
+    def total_cost(self) -> float:
+        """Estimated USD cost of the priced events (see ``token_summary.unpriced_tokens``)."""
+        return self.token_summary.total_estimated_cost_usd
+
+    def get_token_usage_by_source(self) -> dict[str, TokenSummary]:
+        """Token totals per event source (``"user"``, ``"llm"``, ``"system"``, ``"tool"``).
+
+        Returns:
+            A summary per source that has usage.
+        """
+        out: dict[str, TokenSummary] = {}
+        for event in self.events:
+            if event.token_usage is not None:
+                out.setdefault(event.source.value, TokenSummary()).add_usage(event.token_usage)
+        return out
+
+    def get_token_usage_by_run(self) -> dict[str, TokenSummary]:
+        """Token totals per run id; events outside any run are under ``"no_run"``.
+
+        Returns:
+            A summary per run that has usage.
+        """
+        out: dict[str, TokenSummary] = {}
+        for event in self.events:
+            if event.token_usage is not None:
+                out.setdefault(event.task_id or "no_run", TokenSummary()).add_usage(event.token_usage)
+        return out
+
+    # --------------------------------------------------------------- plumbing
+    def _attach(self, store: SessionStore) -> None:
+        self._store = store
+
+    def _resolve_store(self) -> SessionStore:
+        if self._store is not None:
+            return self._store
+        from a2a_session_manager.storage import SessionStoreProvider
+
+        return SessionStoreProvider.get_store()
+
+    def __repr__(self) -> str:
+        return (
+            f"Session(id={self.id!r}, parent_id={self.parent_id!r}, events={len(self.events)}, "
+            f"runs={len(self.runs)}, children={len(self.child_ids)}, total_tokens={self.total_tokens})"
+        )
+
+    __str__ = __repr__

@@ -1,0 +1,66 @@
+"""A run: one invocation (a chain, an agent turn, a tool batch) inside a session."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+from uuid import uuid4
+
+from pydantic import BaseModel, Field
+
+from a2a_session_manager.models.session_metadata import utc_now
+
+__all__ = ["RunStatus", "SessionRun"]
+
+
+class RunStatus(str, Enum):
+    """Life-cycle state of a run; values are stored strings and never change."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SessionRun(BaseModel):
+    """One run inside a session. Events written during it carry ``task_id == run.id``."""
+
+    id: str = Field(default_factory=lambda: uuid4().hex)
+    started_at: datetime = Field(default_factory=utc_now)
+    ended_at: datetime | None = None
+    status: RunStatus = RunStatus.PENDING
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def mark_running(self) -> None:
+        """Mark the run as running (``started_at`` becomes now)."""
+        self.status = RunStatus.RUNNING
+        self.started_at = utc_now()
+        self.ended_at = None
+
+    def mark_completed(self) -> None:
+        """Mark the run as completed and stamp ``ended_at``."""
+        self.status = RunStatus.COMPLETED
+        self.ended_at = utc_now()
+
+    def mark_failed(self, reason: str | None = None) -> None:
+        """Mark the run as failed and stamp ``ended_at``.
+
+        Args:
+            reason: Optional reason, kept in ``metadata["error"]``.
+        """
+        self.status = RunStatus.FAILED
+        self.ended_at = utc_now()
+        if reason is not None:
+            self.metadata["error"] = reason
+
+    def mark_cancelled(self) -> None:
+        """Mark the run as cancelled and stamp ``ended_at``."""
+        self.status = RunStatus.CANCELLED
+        self.ended_at = utc_now()
+
+    @property
+    def is_active(self) -> bool:
+        """True while the run is pending or running."""
+        return self.status in (RunStatus.PENDING, RunStatus.RUNNING)

@@ -1,0 +1,1 @@
+"""Store backends: each module writes the primitives of ``SessionStore`` for one backend."""
