@@ -70,10 +70,10 @@ __all__ = [
     "TokenSummary",
     "TokenUsage",
     "ToolProcessingError",
+    "__version__",
     "create_file_session_store",
     "create_redis_session_store",
     "create_session_store",
     "create_sqlite_session_store",
     "register_model_pricing",
-    "__version__",
 ]

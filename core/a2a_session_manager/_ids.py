@@ -6,7 +6,7 @@ import re
 
 from a2a_session_manager.exceptions import InvalidSessionIdError
 
-__all__ = ["check_session_id", "MAX_SESSION_ID_LENGTH", "check_name"]
+__all__ = ["MAX_SESSION_ID_LENGTH", "check_name", "check_session_id"]
 
 MAX_SESSION_ID_LENGTH = 256
 _ID_RE = re.compile(r"[A-Za-z0-9_\-.:@]{1,256}")

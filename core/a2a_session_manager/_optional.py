@@ -7,7 +7,7 @@ from types import ModuleType
 
 from a2a_session_manager.exceptions import MissingDependencyError
 
-__all__ = ["require", "install_hint"]
+__all__ = ["install_hint", "require"]
 
 
 def install_hint(extra: str) -> str:

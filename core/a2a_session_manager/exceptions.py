@@ -20,19 +20,19 @@ The names of 0.1.3 keep working: ``SessionNotFound`` is ``SessionNotFoundError``
 from __future__ import annotations
 
 __all__ = [
-    "SessionManagerError",
-    "InvalidSessionIdError",
-    "SessionNotFoundError",
-    "StorageError",
     "CorruptSessionError",
-    "StoreUnavailableError",
+    "InvalidSessionIdError",
+    "InvalidSessionOperation",
     "MissingDependencyError",
     "PromptBudgetError",
+    "SessionAlreadyExists",
+    "SessionManagerError",
+    "SessionNotFound",
+    "SessionNotFoundError",
+    "StorageError",
+    "StoreUnavailableError",
     "SummarizationError",
     "ToolProcessingError",
-    "SessionNotFound",
-    "SessionAlreadyExists",
-    "InvalidSessionOperation",
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-__all__ = ["ModelPrice", "register_model_pricing", "get_model_price", "estimate_cost_usd"]
+__all__ = ["ModelPrice", "estimate_cost_usd", "get_model_price", "register_model_pricing"]
 
 
 @dataclass(frozen=True)

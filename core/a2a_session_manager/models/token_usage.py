@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from a2a_session_manager import pricing, tokens
 
-__all__ = ["TokenUsage", "TokenSummary", "TokenOrigin"]
+__all__ = ["TokenOrigin", "TokenSummary", "TokenUsage"]
 
 TokenOrigin = Literal["reported", "counted", "estimated"]
 _ORIGIN_RANK = {"reported": 0, "counted": 1, "estimated": 2}
@@ -98,7 +98,8 @@ class TokenUsage(BaseModel):
         """
         p = tokens.count_text_tokens(prompt, model)
         c = tokens.count_text_tokens(completion, model)
-        origin: TokenOrigin = "estimated" if "estimated" in (p.origin, c.origin) and (prompt or completion) else "counted"
+        estimated = "estimated" in (p.origin, c.origin) and bool(prompt or completion)
+        origin: TokenOrigin = "estimated" if estimated else "counted"
         return cls(prompt_tokens=p.tokens, completion_tokens=c.tokens, model=model, origin=origin)
 
     def __add__(self, other: TokenUsage) -> TokenUsage:

@@ -20,17 +20,17 @@ if TYPE_CHECKING:
     from a2a_session_manager.storage.providers.sqlite import SQLiteSessionStore
 
 __all__ = [
+    "FileSessionStore",
+    "InMemorySessionStore",
+    "RedisSessionStore",
+    "SQLiteSessionStore",
     "SessionStore",
     "SessionStoreInterface",
     "SessionStoreProvider",
-    "InMemorySessionStore",
-    "FileSessionStore",
-    "SQLiteSessionStore",
-    "RedisSessionStore",
     "create_file_session_store",
-    "create_sqlite_session_store",
     "create_redis_session_store",
     "create_session_store",
+    "create_sqlite_session_store",
 ]
 
 
@@ -165,9 +165,10 @@ def create_session_store(url: str, **options: Any) -> SessionStore:
     """Create a store from a URL.
 
     ``memory://``, ``file:///abs/dir`` (or ``file://./rel``), ``sqlite:///rel.db`` or
-    ``sqlite:////abs/path.db`` (SQLAlchemy's rule; ``:memory:`` is refused: use ``memory://``), ``redis://host:port/db`` and
-    ``rediss://``. Query parameters ``ttl=SECONDS``, ``fsync=1`` and ``prefix=`` (Redis)
-    are understood; keyword options override them.
+    ``sqlite:////abs/path.db`` (SQLAlchemy's rule; ``:memory:`` is refused: use
+    ``memory://``), ``redis://host:port/db`` and ``rediss://``. Query parameters
+    ``ttl=SECONDS``, ``fsync=1`` and ``prefix=`` (Redis) are understood; keyword options
+    override them.
 
     Args:
         url: The store URL.

@@ -28,7 +28,7 @@ from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
 from a2a_session_manager.storage import codec
 
-__all__ = ["SessionStore", "SessionStoreInterface", "Op"]
+__all__ = ["Op", "SessionStore", "SessionStoreInterface"]
 
 T = TypeVar("T")
 Call = tuple[str, tuple[Any, ...]]
@@ -146,7 +146,7 @@ class SessionStore(ABC):
                 while True:
                     name, args = op.send(getattr(self, name)(*args))
             except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+                return stop.value
 
     async def _arun(self, sid: str | None, op: Op[T]) -> T:
         if not self._async_native:
@@ -160,7 +160,7 @@ class SessionStore(ABC):
                     result = await getattr(self, "_a" + name[1:])(*args)
                     name, args = op.send(result)
             except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+                return stop.value
 
     @contextmanager
     def _translate_errors(self, sid: str | None) -> Iterator[None]:
@@ -371,12 +371,12 @@ class SessionStore(ABC):
             prefix: Id prefix; empty lists every session.
         """
         pfx = self._check_prefix(prefix)
-        return self._run(None, self._op_call("_scan", pfx))  # type: ignore[no-any-return]
+        return self._run(None, self._op_call("_scan", pfx))
 
     async def alist_sessions(self, prefix: str = "") -> list[str]:
         """Async twin of `list_sessions`."""
         pfx = self._check_prefix(prefix)
-        return await self._arun(None, self._op_call("_scan", pfx))  # type: ignore[no-any-return]
+        return await self._arun(None, self._op_call("_scan", pfx))
 
     def get_child_ids(self, session_id: str) -> list[str]:
         """Return the ids of the session's children, in the order they were linked.
@@ -576,13 +576,13 @@ class SessionStore(ABC):
         """
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         k = check_name(key, what="record key", session_id=sid)
-        return self._run(sid, self._op_call("_get_record", sid, knd, k))  # type: ignore[no-any-return]
+        return self._run(sid, self._op_call("_get_record", sid, knd, k))
 
     async def aget_record(self, session_id: str, kind: str, key: str) -> bytes | None:
         """Async twin of `get_record`."""
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         k = check_name(key, what="record key", session_id=sid)
-        return await self._arun(sid, self._op_call("_get_record", sid, knd, k))  # type: ignore[no-any-return]
+        return await self._arun(sid, self._op_call("_get_record", sid, knd, k))
 
     def list_records(
         self,
@@ -608,7 +608,7 @@ class SessionStore(ABC):
         """
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         args = self._check_list_args(sid, prefix, before, limit)
-        return self._run(sid, self._op_call("_list_records", sid, knd, *args, bool(reverse)))  # type: ignore[no-any-return]
+        return self._run(sid, self._op_call("_list_records", sid, knd, *args, bool(reverse)))
 
     async def alist_records(
         self,
@@ -622,7 +622,7 @@ class SessionStore(ABC):
         """Async twin of `list_records`."""
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         args = self._check_list_args(sid, prefix, before, limit)
-        return await self._arun(sid, self._op_call("_list_records", sid, knd, *args, bool(reverse)))  # type: ignore[no-any-return]
+        return await self._arun(sid, self._op_call("_list_records", sid, knd, *args, bool(reverse)))
 
     def delete_records(self, session_id: str, kind: str, keys: Sequence[str] | None = None) -> None:
         """Delete records of one kind: the given keys, or all of them.

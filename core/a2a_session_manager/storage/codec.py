@@ -18,16 +18,16 @@ from a2a_session_manager.models.session_metadata import SessionMetadata, utc_now
 from a2a_session_manager.models.session_run import SessionRun
 
 __all__ = [
-    "RUN_KIND",
     "CHILD_KIND",
-    "dump_event",
-    "load_event",
-    "dump_header",
-    "default_header",
-    "load_header",
-    "dump_run",
-    "load_run",
+    "RUN_KIND",
     "build_session",
+    "default_header",
+    "dump_event",
+    "dump_header",
+    "dump_run",
+    "load_event",
+    "load_header",
+    "load_run",
 ]
 
 RUN_KIND = "_run"
