@@ -1,0 +1,484 @@
+"""SQLite store: stdlib ``sqlite3``, WAL journal, one row per event.
+
+Tables (schema version in ``PRAGMA user_version``)::
+
+    sessions(id PRIMARY KEY, header, expires_at)          header NULL: only records so far
+    events(session_id, seq, event_id, body)               PRIMARY KEY(session_id, seq),
+                                                          UNIQUE(session_id, event_id)
+    records(session_id, kind, key, value BLOB)            PRIMARY KEY(session_id, kind, key)
+
+``seq`` is the event's 0-based position and stays dense (events are only appended, or
+replaced all at once), so slices, ``last_n`` and counts are primary-key range reads whose
+cost does not depend on the session's length. Child links are records of kind ``_child``
+on the parent's id; the parent may have no header yet.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+from a2a_session_manager.exceptions import CorruptSessionError, SessionManagerError, StorageError
+from a2a_session_manager.storage import codec
+from a2a_session_manager.storage.base import EventRow, SessionStore
+
+__all__ = ["SCHEMA_VERSION", "SQLiteSessionStore"]
+
+SCHEMA_VERSION = 1
+"""Value of ``PRAGMA user_version`` for the tables below."""
+
+BUSY_TIMEOUT_SECONDS = 30.0
+"""How long a writer waits for another connection's write lock before failing."""
+
+PURGE_INTERVAL_SECONDS = 60.0
+"""At most one sweep of expired sessions per store object in this interval."""
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS sessions (
+        id TEXT PRIMARY KEY NOT NULL,
+        header TEXT,
+        expires_at REAL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS events (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) WITHOUT ROWID""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_by_event_id ON events (session_id, event_id)",
+    """CREATE TABLE IF NOT EXISTS records (
+        session_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (session_id, kind, key)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL",
+)
+
+# A session is alive when its row exists and has not expired. Used as a constant
+# sub-expression (SQLite evaluates an uncorrelated EXISTS once per statement).
+_ALIVE = "EXISTS (SELECT 1 FROM sessions WHERE id = :sid AND (expires_at IS NULL OR expires_at > :now))"
+_EXPIRED_IDS = "SELECT id FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= :now"
+
+# Stores living in this process, so a forked child drops the connections it inherited.
+_STORES: weakref.WeakSet[SQLiteSessionStore] = weakref.WeakSet()
+# Connections inherited over fork(): SQLite forbids using (closing included) them in the
+# child, so they are kept referenced here and never touched again.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._forget_connections()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _upper_bound(prefix: str) -> str:
+    """Smallest string greater than every string starting with ``prefix`` (ids are ASCII)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+class SQLiteSessionStore(SessionStore):
+    """Sessions in one SQLite database file, shared safely by threads and processes.
+
+    The database runs in WAL mode: readers never block the writer and a commit is one
+    append to the WAL. With ``synchronous=NORMAL`` (the default) a committed write survives
+    the process being killed; ``fsync=True`` selects ``synchronous=FULL`` so it also
+    survives power loss, at the cost of an fsync per commit. Every write is one
+    ``BEGIN IMMEDIATE`` transaction; writers in other processes wait up to
+    ``BUSY_TIMEOUT_SECONDS`` for the lock, writers in this process queue on a lock.
+    Each thread gets its own connection, so reads run in parallel with writes.
+
+    Args:
+        path: Database file (created if missing, with its folder).
+        expiration_seconds: TTL of a whole session, refreshed on every write.
+        fsync: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL``.
+
+    Raises:
+        ValueError: ``path`` is empty or ``:memory:`` (use ``InMemorySessionStore``).
+        CorruptSessionError: The file exists but is not a SQLite database.
+        StorageError: The file cannot be opened or was written by a newer schema.
+    """
+
+    _driver_errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, OSError)
+
+    def __init__(
+        self,
+        path: str | Path = "sessions.db",
+        *,
+        expiration_seconds: int | None = None,
+        fsync: bool = False,
+    ) -> None:
+        super().__init__(expiration_seconds=expiration_seconds)
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"path must be a str or Path, not {type(path).__name__}")
+        if str(path) in ("", ":memory:") or str(path).startswith("file:"):
+            raise ValueError(
+                f"SQLiteSessionStore needs a database file path, not {str(path)!r}; "
+                "use InMemorySessionStore for a store that lives in memory"
+            )
+        self.path = Path(path).expanduser().absolute()
+        self.fsync = bool(fsync)
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._conns: dict[int, sqlite3.Connection] = {}
+        self._generation = 0
+        self._next_purge = 0.0
+        _STORES.add(self)
+        with self._translate_errors(None):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._connection()
+
+    def __repr__(self) -> str:
+        return f"SQLiteSessionStore({str(self.path)!r})"
+
+    # ================================================================ connections
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves (IMMEDIATE for writes).
+        # check_same_thread=False only so close() can close other threads' connections.
+        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
+        try:
+            con.execute("PRAGMA journal_mode=WAL").fetchone()
+            con.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
+            con.execute("PRAGMA foreign_keys=OFF")
+            self._ensure_schema(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _ensure_schema(self, con: sqlite3.Connection) -> None:
+        version = int(con.execute("PRAGMA user_version").fetchone()[0])
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"SQLite database {self.path} has schema version {version}, newer than this "
+                f"a2a-session-manager understands ({SCHEMA_VERSION}); upgrade the package"
+            )
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have created it meanwhile.
+            if int(con.execute("PRAGMA user_version").fetchone()[0]) == 0:
+                for statement in _SCHEMA:
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        local = self._local
+        con: sqlite3.Connection | None = getattr(local, "con", None)
+        if con is not None and local.generation == self._generation:
+            return con
+        con = self._open()
+        ident = threading.get_ident()
+        with self._lock:
+            alive = {t.ident for t in threading.enumerate()}
+            stale = [i for i in self._conns if i not in alive or i == ident]
+            old = [self._conns.pop(i) for i in stale]
+            self._conns[ident] = con
+            generation = self._generation
+        for c in old:
+            c.close()
+        local.con = con
+        local.generation = generation
+        return con
+
+    def _forget_connections(self) -> None:
+        """In a forked child: leave the parent's connections alone and start afresh."""
+        _INHERITED.extend(self._conns.values())
+        self._conns = {}
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._generation += 1
+
+    def close(self) -> None:
+        """Close every connection of this store (it reopens them when used again)."""
+        with self._lock:
+            conns = list(self._conns.values())
+            self._conns.clear()
+            self._generation += 1
+        for con in conns:
+            con.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error."""
+        con = self._connection()
+        with self._write_lock:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                now = time.time()
+                if now >= self._next_purge:
+                    self._purge_expired(con, now)
+                    self._next_purge = now + PURGE_INTERVAL_SECONDS
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every SELECT inside sees the same committed state."""
+        con = self._connection()
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            if con.in_transaction:
+                con.execute("COMMIT")
+
+    # ===================================================================== helpers
+    @staticmethod
+    def _purge_expired(con: sqlite3.Connection, now: float) -> None:
+        args = {"now": now}
+        con.execute(f"DELETE FROM events WHERE session_id IN ({_EXPIRED_IDS})", args)
+        con.execute(f"DELETE FROM records WHERE session_id IN ({_EXPIRED_IDS})", args)
+        con.execute("DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= :now", args)
+
+    @staticmethod
+    def _drop_session_rows(con: sqlite3.Connection, sid: str) -> None:
+        con.execute("DELETE FROM events WHERE session_id = ?", (sid,))
+        con.execute("DELETE FROM records WHERE session_id = ?", (sid,))
+        con.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+
+    def _touch(self, con: sqlite3.Connection, sid: str, header: str | None, *, replace: bool) -> None:
+        """Inside a write: make the session row exist, set its header, refresh its TTL.
+
+        ``header`` replaces the stored one when ``replace``, else fills only a missing one.
+        An expired session is removed first, so the write starts a fresh session.
+        """
+        now = time.time()
+        expires = None if self.expiration_seconds is None else now + self.expiration_seconds
+        row = con.execute("SELECT header, expires_at FROM sessions WHERE id = ?", (sid,)).fetchone()
+        if row is not None and row[1] is not None and row[1] <= now:
+            self._drop_session_rows(con, sid)
+            row = None
+        if row is None:
+            con.execute("INSERT INTO sessions (id, header, expires_at) VALUES (?, ?, ?)", (sid, header, expires))
+            return
+        new_header = header if replace or row[0] is None else row[0]
+        if (new_header is not None and new_header != row[0]) or expires is not None:
+            con.execute(
+                "UPDATE sessions SET header = ?, expires_at = coalesce(?, expires_at) WHERE id = ?",
+                (new_header, expires, sid),
+            )
+
+    @staticmethod
+    def _insert_events(con: sqlite3.Connection, sid: str, items: Sequence[tuple[str, str]], first_seq: int) -> int:
+        seq = first_seq
+        for event_id, line in items:
+            cur = con.execute(
+                "INSERT INTO events (session_id, seq, event_id, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (session_id, event_id) DO NOTHING",
+                (sid, seq, event_id, line),
+            )
+            if cur.rowcount == 1:
+                seq += 1
+        return seq - first_seq
+
+    @staticmethod
+    def _fetch_events(con: sqlite3.Connection, sid: str, start: int, end: int | None) -> list[EventRow]:
+        args: dict[str, object] = {"sid": sid, "now": time.time(), "start": start, "end": end}
+        if start < 0:
+            lower = "(SELECT coalesce(max(seq) + 1, 0) FROM events WHERE session_id = :sid) + :start"
+        else:
+            lower = ":start"
+        upper = "" if end is None else " AND seq < :end"
+        rows = con.execute(
+            f"SELECT seq, body FROM events WHERE session_id = :sid AND seq >= {lower}{upper} AND {_ALIVE} ORDER BY seq",
+            args,
+        ).fetchall()
+        return [(int(seq), body) for seq, body in rows]
+
+    @staticmethod
+    def _fetch_records(
+        con: sqlite3.Connection,
+        sid: str,
+        kind: str,
+        prefix: str = "",
+        before: str | None = None,
+        limit: int | None = None,
+        reverse: bool = False,
+    ) -> list[tuple[str, bytes]]:
+        where = ["session_id = :sid", "kind = :kind", _ALIVE]
+        args: dict[str, object] = {"sid": sid, "kind": kind, "now": time.time()}
+        if prefix:
+            # A key range, not LIKE: keys may hold '_' and LIKE would treat it as a wildcard.
+            where.append("key >= :lo AND key < :hi")
+            args.update(lo=prefix, hi=_upper_bound(prefix))
+        if before is not None:
+            where.append("key < :before")
+            args["before"] = before
+        args["limit"] = -1 if limit is None else limit
+        order = "DESC" if reverse else "ASC"
+        rows = con.execute(
+            f"SELECT key, value FROM records WHERE {' AND '.join(where)} ORDER BY key {order} LIMIT :limit",
+            args,
+        ).fetchall()
+        return [(str(key), bytes(value)) for key, value in rows]
+
+    # ================================================================== primitives
+    def _read_header(self, sid: str) -> str | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT header FROM sessions WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (sid, time.time()),
+            )
+            .fetchone()
+        )
+        return None if row is None else row[0]
+
+    def _write_header(self, sid: str, header: str) -> None:
+        with self._write() as con:
+            self._touch(con, sid, header, replace=True)
+
+    def _append(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> int:
+        with self._write() as con:
+            self._touch(con, sid, header_if_new, replace=False)
+            # max(seq) is one descent of the primary-key b-tree: flat in the session's length.
+            (next_seq,) = con.execute(
+                "SELECT coalesce(max(seq) + 1, 0) FROM events WHERE session_id = ?", (sid,)
+            ).fetchone()
+            return self._insert_events(con, sid, items, int(next_seq))
+
+    def _read_events(self, sid: str, start: int, end: int | None) -> list[EventRow]:
+        return self._fetch_events(self._connection(), sid, start, end)
+
+    def _count_events(self, sid: str) -> int:
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT coalesce(max(seq) + 1, 0) FROM events WHERE session_id = :sid AND {_ALIVE}",
+                {"sid": sid, "now": time.time()},
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
+    def _replace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
+        with self._write() as con:
+            self._touch(con, sid, header_if_new, replace=False)
+            con.execute("DELETE FROM events WHERE session_id = ?", (sid,))
+            self._insert_events(con, sid, items, 0)
+
+    def _delete(self, sid: str) -> bool:
+        with self._write() as con:
+            row = con.execute(
+                "SELECT header FROM sessions WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (sid, time.time()),
+            ).fetchone()
+            self._drop_session_rows(con, sid)
+            return row is not None and row[0] is not None
+
+    def _scan(self, prefix: str) -> list[str]:
+        sql = "SELECT id FROM sessions WHERE header IS NOT NULL AND (expires_at IS NULL OR expires_at > :now)"
+        args: dict[str, object] = {"now": time.time()}
+        if prefix:
+            sql += " AND id >= :lo AND id < :hi"
+            args.update(lo=prefix, hi=_upper_bound(prefix))
+        rows = self._connection().execute(sql + " ORDER BY id", args).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
+        with self._write() as con:
+            self._touch(con, sid, header_if_new, replace=False)
+            con.executemany(
+                "INSERT INTO records (session_id, kind, key, value) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (session_id, kind, key) DO UPDATE SET value = excluded.value",
+                [(sid, kind, key, value) for key, value in items],
+            )
+
+    def _get_record(self, sid: str, kind: str, key: str) -> bytes | None:
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT value FROM records WHERE session_id = :sid AND kind = :kind AND key = :key AND {_ALIVE}",
+                {"sid": sid, "kind": kind, "key": key, "now": time.time()},
+            )
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def _list_records(
+        self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
+    ) -> list[tuple[str, bytes]]:
+        return self._fetch_records(self._connection(), sid, kind, prefix, before, limit, reverse)
+
+    def _delete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> None:
+        with self._write() as con:
+            if keys is None:
+                con.execute("DELETE FROM records WHERE session_id = ? AND kind = ?", (sid, kind))
+            else:
+                con.executemany(
+                    "DELETE FROM records WHERE session_id = ? AND kind = ? AND key = ?",
+                    [(sid, kind, key) for key in keys],
+                )
+
+    def _read_session(self, sid: str) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
+        with self._snapshot() as con:
+            row = con.execute(
+                "SELECT header FROM sessions WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (sid, time.time()),
+            ).fetchone()
+            if row is None or row[0] is None:
+                return None, [], [], []
+            events = self._fetch_events(con, sid, 0, None)
+            runs = self._fetch_records(con, sid, codec.RUN_KIND)
+            children = [key for key, _ in self._fetch_records(con, sid, codec.CHILD_KIND)]
+            return str(row[0]), events, runs, children
+
+    # ====================================================================== errors
+    def _where(self, sid: str, seq: int | None = None) -> str:
+        if seq is None:
+            return f"SQLite database {self.path}, table sessions, row id={sid!r}"
+        return f"SQLite database {self.path}, table events, row (session_id={sid!r}, seq={seq})"
+
+    def _wrap_error(self, exc: BaseException, sid: str | None) -> SessionManagerError:
+        where = f"session {sid!r}: " if sid else ""
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = None if code is None else code & 0xFF
+        if primary in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+            return CorruptSessionError(
+                f"{where}{self.path} is not a valid SQLite database ({exc}); "
+                "restore it from a backup or point the store at another file",
+                session_id=sid,
+            )
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StorageError(
+                f"{where}SQLite database {self.path} is locked: another connection held its write lock "
+                f"for more than {BUSY_TIMEOUT_SECONDS:g} s; retry, or find the process holding a long transaction",
+                session_id=sid,
+            )
+        if primary == sqlite3.SQLITE_CANTOPEN:
+            return StorageError(
+                f"{where}cannot open SQLite database {self.path} ({exc}); check that its folder exists and is writable",
+                session_id=sid,
+            )
+        if primary == sqlite3.SQLITE_READONLY:
+            return StorageError(
+                f"{where}SQLite database {self.path} is read-only ({exc}); the store needs write access "
+                "to the file and its folder (for the -wal and -shm files)",
+                session_id=sid,
+            )
+        return StorageError(f"{where}SQLite database {self.path} failed: {type(exc).__name__}: {exc}", session_id=sid)
