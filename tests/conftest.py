@@ -65,8 +65,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -123,3 +122,30 @@ def store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+def fresh_store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """URL of a fresh store of every backend, to open it again or from another process."""
+    return store_url(store_kind, tmp_path, request.getfixturevalue("redis_url") if store_kind == "redis" else None)
+
+
+@pytest.fixture
+def open_store(fresh_store_url: str) -> Iterator[Callable[..., SessionStore]]:
+    """Open (another) store object on the data of ``fresh_store_url``; all closed at teardown.
+
+    Options (``expiration_seconds=1``) go to ``create_session_store``. Memory stores share
+    nothing between objects: each call gives an empty one.
+    """
+    opened: list[SessionStore] = []
+
+    def _open(**options: Any) -> SessionStore:
+        s = create_session_store(fresh_store_url, **options)
+        opened.append(s)
+        return s
+
+    try:
+        yield _open
+    finally:
+        for s in opened:
+            s.close()

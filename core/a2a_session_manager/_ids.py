@@ -29,9 +29,7 @@ def check_session_id(session_id: object) -> str:
         InvalidSessionIdError: The id is not a string or breaks the rules above.
     """
     if not isinstance(session_id, str):
-        raise InvalidSessionIdError(
-            f"session id must be a str, not {type(session_id).__name__}", session_id=None
-        )
+        raise InvalidSessionIdError(f"session id must be a str, not {type(session_id).__name__}", session_id=None)
     if not _ID_RE.fullmatch(session_id) or session_id.startswith("."):
         shown = session_id if len(session_id) <= 80 else session_id[:77] + "..."
         raise InvalidSessionIdError(

@@ -275,6 +275,11 @@ class Session(BaseModel):
 
         return SessionStoreProvider.get_store()
 
+    def _repr_html_(self) -> str:
+        from a2a_session_manager.display import session_html
+
+        return session_html(self)
+
     def __repr__(self) -> str:
         return (
             f"Session(id={self.id!r}, parent_id={self.parent_id!r}, events={len(self.events)}, "

@@ -60,6 +60,11 @@ class SessionRun(BaseModel):
         self.status = RunStatus.CANCELLED
         self.ended_at = utc_now()
 
+    def _repr_html_(self) -> str:
+        from a2a_session_manager.display import run_html
+
+        return run_html(self)
+
     @property
     def is_active(self) -> bool:
         """True while the run is pending or running."""

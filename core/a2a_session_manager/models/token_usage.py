@@ -83,9 +83,7 @@ class TokenUsage(BaseModel):
         return tokens.count_text_tokens(text, model).tokens
 
     @classmethod
-    def from_text(
-        cls, prompt: str | None, completion: str | None = None, model: str = "gpt-3.5-turbo"
-    ) -> TokenUsage:
+    def from_text(cls, prompt: str | None, completion: str | None = None, model: str = "gpt-3.5-turbo") -> TokenUsage:
         """Count the prompt and completion texts with ``model``'s tokenizer.
 
         Args:
@@ -173,6 +171,11 @@ class TokenSummary(BaseModel):
         for model, usage in other.usage_by_model.items():
             current = self.usage_by_model.get(model)
             self.usage_by_model[model] = usage.model_copy() if current is None else current + usage
+
+    def _repr_html_(self) -> str:
+        from a2a_session_manager.display import summary_html
+
+        return summary_html(self)
 
     def __repr__(self) -> str:
         return (

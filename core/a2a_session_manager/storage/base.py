@@ -15,7 +15,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from a2a_session_manager._ids import check_name, check_session_id
 from a2a_session_manager.exceptions import (
@@ -103,9 +103,7 @@ class SessionStore(ABC):
         """Return the ids of existing sessions starting with ``prefix``, sorted."""
 
     @abstractmethod
-    def _put_records(
-        self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None
-    ) -> None:
+    def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
         """Create or replace records ``(key, value)`` of ``kind``; write ``header_if_new``
         when given and the session has no header; refresh the TTL."""
 
@@ -146,7 +144,7 @@ class SessionStore(ABC):
                 while True:
                     name, args = op.send(getattr(self, name)(*args))
             except StopIteration as stop:
-                return stop.value
+                return cast(T, stop.value)
 
     async def _arun(self, sid: str | None, op: Op[T]) -> T:
         if not self._async_native:
@@ -160,7 +158,7 @@ class SessionStore(ABC):
                     result = await getattr(self, "_a" + name[1:])(*args)
                     name, args = op.send(result)
             except StopIteration as stop:
-                return stop.value
+                return cast(T, stop.value)
 
     @contextmanager
     def _translate_errors(self, sid: str | None) -> Iterator[None]:
@@ -576,13 +574,13 @@ class SessionStore(ABC):
         """
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         k = check_name(key, what="record key", session_id=sid)
-        return self._run(sid, self._op_call("_get_record", sid, knd, k))
+        return cast("bytes | None", self._run(sid, self._op_call("_get_record", sid, knd, k)))
 
     async def aget_record(self, session_id: str, kind: str, key: str) -> bytes | None:
         """Async twin of `get_record`."""
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         k = check_name(key, what="record key", session_id=sid)
-        return await self._arun(sid, self._op_call("_get_record", sid, knd, k))
+        return cast("bytes | None", await self._arun(sid, self._op_call("_get_record", sid, knd, k)))
 
     def list_records(
         self,

@@ -68,8 +68,7 @@ def load_event(text: str | bytes, seq: int, *, session_id: str, where: str) -> S
         event = SessionEvent.model_validate_json(text)
     except (ValidationError, ValueError) as exc:
         raise CorruptSessionError(
-            f"session {session_id!r}: {where} is not a valid event ({_first_error(exc)}); "
-            "repair or delete it",
+            f"session {session_id!r}: {where} is not a valid event ({_first_error(exc)}); repair or delete it",
             session_id=session_id,
         ) from exc
     event.seq = seq
@@ -143,8 +142,7 @@ def load_header(text: str | bytes, *, session_id: str, where: str) -> dict[str, 
         SessionMetadata.model_validate(data.get("metadata") or {})
     except (ValueError, ValidationError) as exc:
         raise CorruptSessionError(
-            f"session {session_id!r}: {where} is not a valid session header ({_first_error(exc)}); "
-            "repair or delete it",
+            f"session {session_id!r}: {where} is not a valid session header ({_first_error(exc)}); repair or delete it",
             session_id=session_id,
         ) from exc
     return data

@@ -113,9 +113,7 @@ class InMemorySessionStore(SessionStore):
                 sid for sid in list(self._data) if sid.startswith(prefix) and (e := self._entry(sid)) and e.header
             )
 
-    def _put_records(
-        self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None
-    ) -> None:
+    def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
         with self._lock:
             entry = self._writable(sid)
             if entry.header is None and header_if_new is not None:
