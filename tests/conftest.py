@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from a2a_session_manager.storage import SessionStore, create_session_store
 
 BACKENDS = ["memory", "file", "sqlite", "redis"]

@@ -1,0 +1,859 @@
+"""Every store promise of API.md, stated once and run on every backend, sync and async.
+
+The ``store_kind`` fixture (tests/conftest.py) gives memory, file, SQLite and Redis; ``api``
+wraps the store in a :class:`Twin` that calls the sync or the async twin of each method, so
+each case runs eight times. Cases about other store objects or other processes use the
+durable backends only, since a memory store is private to its object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from a2a_session_manager import (
+    EventSource,
+    EventType,
+    InvalidSessionIdError,
+    RunStatus,
+    Session,
+    SessionEvent,
+    SessionRun,
+    TokenUsage,
+)
+from a2a_session_manager.storage import SessionStore
+
+from tests.conftest import DURABLE_BACKENDS
+from tests.storage._twin import Twin
+
+WORKER = Path(__file__).with_name("_proc_worker.py")
+durable = pytest.mark.parametrize("store_kind", DURABLE_BACKENDS, indirect=True)
+
+
+# ------------------------------------------------------------------ fixtures
+@pytest.fixture
+def store(open_store: Callable[..., SessionStore]) -> SessionStore:
+    """A fresh, empty store of every backend, reopenable through ``open_store``."""
+    return open_store()
+
+
+@pytest.fixture(params=["sync", "async"])
+def use_async(request: pytest.FixtureRequest) -> bool:
+    return request.param == "async"
+
+
+@pytest.fixture
+def api(store: SessionStore, use_async: bool) -> Twin:
+    """The store through its sync or its async methods."""
+    return Twin(store, use_async=use_async)
+
+
+@pytest.fixture
+def other(store_kind: str, store: SessionStore, open_store: Callable[..., SessionStore]) -> SessionStore:
+    """A second handle on the same data: another store object, or the same one for memory."""
+    return store if store_kind == "memory" else open_store()
+
+
+# ------------------------------------------------------------------- helpers
+def ev(text: Any, event_id: str | None = None, **fields: Any) -> SessionEvent:
+    fields.setdefault("source", EventSource.USER)
+    if event_id is not None:
+        fields["id"] = event_id
+    return SessionEvent(message=text, **fields)
+
+
+def messages(events: list[SessionEvent]) -> list[Any]:
+    return [e.message for e in events]
+
+
+def run_worker(*args: str, timeout: float = 60) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(WORKER), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert proc.returncode == 0, f"worker {args[0]} failed:\n{proc.stderr}"
+    return proc.stdout
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with a hash of its content."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def check_writers(events: list[SessionEvent], writers: list[str], per_writer: int) -> None:
+    """Nothing lost, no duplicates, seq 0..n-1, and each writer's events in its own order."""
+    total = len(writers) * per_writer
+    assert len(events) == total, f"{total - len(events)} of {total} events lost"
+    assert [e.seq for e in events] == list(range(total))
+    assert len({e.id for e in events}) == total
+    by_writer: dict[str, list[int]] = defaultdict(list)
+    for e in events:
+        by_writer[e.metadata["writer"]].append(e.metadata["i"])
+    for w in writers:
+        assert by_writer[w] == list(range(per_writer)), f"writer {w}'s events out of order"
+
+
+# ============================================================ sessions
+async def test_fresh_store_is_empty(api: Twin) -> None:
+    assert await api.list_sessions() == []
+    assert await api.get("nobody") is None
+    assert await api.exists("nobody") is False
+    assert await api.get_events("nobody") == []
+    assert await api.count_events("nobody") == 0
+    assert await api.get_runs("nobody") == []
+    assert await api.get_record("nobody", "k", "x") is None
+    assert await api.list_records("nobody", "k") == []
+    assert await api.get_child_ids("nobody") == []
+
+
+async def test_save_then_get_round_trips_the_whole_session(api: Twin) -> None:
+    parent = Session(id="parent")
+    await api.save(parent)
+    run = SessionRun()
+    run.mark_running()
+    done = SessionRun()
+    done.mark_completed()
+    session = Session(id="s1", parent_id="parent", state={"plan": ["a", "b"], "n": 3, "ünï": "cödé ✓"})
+    session.metadata.set_property("user", "ada")
+    session.add_child("kid")
+    events = [
+        ev("hello", "e1"),
+        ev({"role": "assistant", "content": "hi", "tool_calls": []}, "e2", source=EventSource.LLM, task_id=run.id),
+        ev(
+            {"name": "add", "arguments": {"a": 1}, "result": 2, "tool_call_id": "c1"},
+            "e3",
+            source=EventSource.TOOL,
+            type=EventType.TOOL_CALL,
+            metadata={"parent_event_id": "e2"},
+        ),
+        SessionEvent(
+            id="e4",
+            message="priced",
+            token_usage=TokenUsage(prompt_tokens=10, completion_tokens=5, model="gpt-4o-mini", origin="reported"),
+        ),
+    ]
+    for e in events:
+        session.add_event(e)
+    session.runs.extend([run, done])
+    await api.save(session)
+
+    loaded = await api.get("s1")
+    assert loaded is not None
+    assert loaded.id == "s1"
+    assert loaded.parent_id == "parent"
+    assert loaded.child_ids == ["kid"]
+    assert loaded.state == session.state
+    assert loaded.metadata.properties == {"user": "ada"}
+    assert loaded.metadata.created_at == session.metadata.created_at
+    assert [e.model_dump(exclude={"seq"}) for e in loaded.events] == [e.model_dump(exclude={"seq"}) for e in events]
+    assert [e.seq for e in loaded.events] == [0, 1, 2, 3]
+    assert sorted(r.model_dump_json() for r in loaded.runs) == sorted(r.model_dump_json() for r in (run, done))
+    assert loaded.total_tokens == 15
+    assert (await api.get("parent")).child_ids == ["s1"]  # type: ignore[union-attr]
+
+
+async def test_saving_the_same_session_twice_stores_its_events_once(api: Twin) -> None:
+    session = Session(id="s1")
+    session.add_event(ev("a", "e1"))
+    await api.save(session)
+    await api.save(session)
+    loaded = await api.get("s1")
+    assert loaded is not None
+    await api.save(loaded)
+    assert await api.count_events("s1") == 1
+
+
+async def test_get_of_unknown_id_is_none(api: Twin) -> None:
+    await api.save(Session(id="known"))
+    assert await api.get("unknown") is None
+
+
+async def test_delete_removes_session_events_records_runs_and_parent_link(api: Twin) -> None:
+    await api.save(Session(id="p"))
+    child = Session(id="c", parent_id="p")
+    child.add_event(ev("x", "e1"))
+    child.runs.append(SessionRun())
+    await api.save(child)
+    await api.put_record("c", "notes", "k", b"v")
+    sibling = Session(id="c2", parent_id="p")
+    await api.save(sibling)
+
+    assert await api.delete("c") is True
+    assert await api.get("c") is None
+    assert await api.exists("c") is False
+    assert await api.get_events("c") == []
+    assert await api.count_events("c") == 0
+    assert await api.get_runs("c") == []
+    assert await api.get_record("c", "notes", "k") is None
+    assert await api.list_records("c", "notes") == []
+    assert await api.list_sessions() == ["c2", "p"]
+    assert await api.get_child_ids("p") == ["c2"]
+    assert (await api.get("p")).child_ids == ["c2"]  # type: ignore[union-attr]
+    assert await api.delete("c") is False
+
+
+async def test_exists_tells_stored_sessions_apart(api: Twin) -> None:
+    await api.save(Session(id="here"))
+    await api.append_event("appended", ev("x"))
+    assert await api.exists("here") is True
+    assert await api.exists("appended") is True
+    assert await api.exists("elsewhere") is False
+
+
+async def test_list_sessions_is_sorted_and_filters_by_prefix(api: Twin) -> None:
+    for sid in ["b-2", "a-1", "b-10", "c", "ab"]:
+        await api.save(Session(id=sid))
+    await api.append_event("b-3", ev("made by append"))
+    assert await api.list_sessions() == ["a-1", "ab", "b-10", "b-2", "b-3", "c"]
+    assert await api.list_sessions("b-") == ["b-10", "b-2", "b-3"]
+    assert await api.list_sessions(prefix="a") == ["a-1", "ab"]
+    assert await api.list_sessions("zzz") == []
+
+
+async def test_256_character_ids_and_every_allowed_character_work(api: Twin) -> None:
+    long_id = "L" * 256
+    odd_id = "Az09-_.:@x"
+    for sid in (long_id, odd_id):
+        await api.save(Session(id=sid, state={"who": sid}))
+        await api.append_event(sid, ev("hi", "e1"))
+        await api.put_record(sid, "k", "key", b"v")
+    for sid in (long_id, odd_id):
+        loaded = await api.get(sid)
+        assert loaded is not None
+        assert loaded.state == {"who": sid}
+        assert messages(loaded.events) == ["hi"]
+        assert await api.get_record(sid, "k", "key") == b"v"
+    assert await api.list_sessions() == sorted([long_id, odd_id])
+
+
+async def test_ids_differing_only_in_case_are_different_sessions(api: Twin) -> None:
+    await api.append_event("Ab", ev("upper", "e1"))
+    await api.append_event("aB", ev("lower", "e1"))
+    assert messages(await api.get_events("Ab")) == ["upper"]
+    assert messages(await api.get_events("aB")) == ["lower"]
+    assert await api.list_sessions() == ["Ab", "aB"]
+
+
+# ============================================================== events
+async def test_append_event_to_unknown_id_creates_the_session(api: Twin) -> None:
+    await api.append_event("new", ev("first", "e1"))
+    session = await api.get("new")
+    assert session is not None
+    assert messages(session.events) == ["first"]
+    assert await api.list_sessions() == ["new"]
+
+
+async def test_event_id_is_an_idempotency_key(api: Twin) -> None:
+    await api.append_event("s", ev("original", "same"))
+    await api.append_event("s", ev("original", "same"))
+    await api.append_event("s", ev("a different body", "same"))
+    assert messages(await api.get_events("s")) == ["original"]
+    assert await api.count_events("s") == 1
+
+
+async def test_append_events_adds_a_batch_in_order_and_skips_known_ids(api: Twin) -> None:
+    await api.append_event("s", ev("a", "e1"))
+    added = await api.append_events("s", [ev("b", "e2"), ev("a again", "e1"), ev("c", "e3"), ev("b again", "e2")])
+    assert added == 2
+    assert await api.append_events("s", []) == 0
+    events = await api.get_events("s")
+    assert messages(events) == ["a", "b", "c"]
+    assert [e.id for e in events] == ["e1", "e2", "e3"]
+
+
+async def test_events_carry_their_position_as_seq(api: Twin) -> None:
+    await api.append_events("s", [ev(i) for i in range(5)])
+    await api.append_event("s", ev(5))
+    events = await api.get_events("s")
+    assert [e.seq for e in events] == list(range(6))
+    assert [e.seq for e in await api.get_events("s", start=2, end=4)] == [2, 3]
+    assert [e.seq for e in await api.get_events("s", last_n=2)] == [4, 5]
+    assert [e.seq for e in (await api.get("s")).events] == list(range(6))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, list(range(10))),
+        ({"start": 3}, list(range(3, 10))),
+        ({"start": 2, "end": 5}, [2, 3, 4]),
+        ({"start": -3}, [7, 8, 9]),
+        ({"start": -3, "end": 9}, [7, 8]),
+        ({"end": -2}, list(range(8))),
+        ({"start": 1, "end": -7}, [1, 2]),
+        ({"start": 12}, []),
+        ({"start": -50, "end": 2}, [0, 1]),
+        ({"start": 4, "end": 4}, []),
+        ({"last_n": 3}, [7, 8, 9]),
+        ({"last_n": 0}, []),
+        ({"last_n": 50}, list(range(10))),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, dict) else "",
+)
+async def test_get_events_slices_like_a_list(api: Twin, kwargs: dict[str, int], expected: list[int]) -> None:
+    await api.append_events("s", [ev(i, f"e{i}") for i in range(10)])
+    events = await api.get_events("s", **kwargs)
+    assert messages(events) == expected
+    assert [e.seq for e in events] == expected
+
+
+async def test_count_events_counts_and_is_zero_for_unknown_sessions(api: Twin) -> None:
+    assert await api.count_events("s") == 0
+    await api.append_events("s", [ev(i) for i in range(7)])
+    assert await api.count_events("s") == 7
+    await api.save(Session(id="empty"))
+    assert await api.count_events("empty") == 0
+
+
+# ======================================================== save semantics
+async def test_save_never_drops_events_another_writer_appended(api: Twin, other: SessionStore) -> None:
+    session = Session(id="s")
+    session.add_event(ev("first", "e1"))
+    await api.save(session)
+    loaded = await api.get("s")
+    assert loaded is not None
+    other.append_event("s", ev("from the other writer", "e2"))
+    loaded.add_event(ev("mine", "e3"))
+    loaded.set_state("k", "v")
+    await api.save(loaded)
+    events = await api.get_events("s")
+    assert sorted(messages(events)) == ["first", "from the other writer", "mine"]
+    assert [e.seq for e in events] == [0, 1, 2]
+    assert (await api.get("s")).state == {"k": "v"}  # type: ignore[union-attr]
+
+
+async def test_saving_a_stale_parent_never_drops_a_child_link(api: Twin, other: SessionStore) -> None:
+    await api.save(Session(id="p"))
+    stale = await api.get("p")
+    assert stale is not None
+    other.save(Session(id="c1", parent_id="p"))
+    await api.save(Session(id="c2", parent_id="p"))
+    stale.set_state("renamed", True)
+    await api.save(stale)
+    fresh = await api.get("p")
+    assert fresh is not None
+    assert fresh.state == {"renamed": True}
+    assert sorted(fresh.child_ids) == ["c1", "c2"]
+
+
+async def test_hierarchy_descendants_depth_first_and_ancestors_nearest_first(api: Twin) -> None:
+    root = Session(id="r")
+    await api.save(root)
+    a = Session(id="r-a", parent_id=root.id)
+    await api.save(a)
+    a1 = Session(id="r-a-1", parent_id=a.id)
+    await api.save(a1)
+    b = Session(id="r-b", parent_id=root.id)
+    await api.save(b)
+    a2 = Session(id="r-a-2", parent_id=a.id)
+    await api.save(a2)
+
+    assert [s.id for s in await api.descendants(root)] == ["r-a", "r-a-1", "r-a-2", "r-b"]
+    assert [s.id for s in await api.descendants(a)] == ["r-a-1", "r-a-2"]
+    assert [s.id for s in await api.ancestors(a2)] == ["r-a", "r"]
+    loaded = await api.get("r-a-1")
+    assert loaded is not None
+    assert [s.id for s in await api.ancestors(loaded)] == ["r-a", "r"]
+    assert await api.ancestors(root) == []
+    assert await api.descendants(b) == []
+
+
+@durable
+async def test_hierarchy_is_right_when_processes_saved_parent_and_children(api: Twin, fresh_store_url: str) -> None:
+    root = Session(id="p")
+    await api.save(root)
+    assert await api.descendants(root) == []
+    run_worker("save-child", fresh_store_url, "p-1", "p")
+    await api.save(Session(id="p-2", parent_id="p"))
+    run_worker("save-child", fresh_store_url, "p-1-x", "p-1")
+
+    assert [s.id for s in await api.descendants(root)] == ["p-1", "p-1-x", "p-2"]
+    grandchild = await api.get("p-1-x")
+    assert grandchild is not None
+    assert [s.id for s in await api.ancestors(grandchild)] == ["p-1", "p"]
+    seen_elsewhere = run_worker("read", fresh_store_url, "p")
+    assert '"child_ids": ["p-1", "p-2"]' in seen_elsewhere
+
+
+# ================================================================= runs
+async def test_upsert_run_writes_one_run_by_id_without_rewriting_the_session(api: Twin) -> None:
+    session = Session(id="s", state={"kept": 1})
+    session.add_event(ev("x", "e1"))
+    await api.save(session)
+    run = SessionRun()
+    await api.upsert_run("s", run)
+    run.mark_running()
+    await api.upsert_run("s", run)
+    run.mark_completed()
+    await api.upsert_run("s", run)
+    other_run = SessionRun()
+    other_run.mark_failed("boom")
+    await api.upsert_run("s", other_run)
+
+    runs = await api.get_runs("s")
+    assert [r.id for r in runs] == [run.id, other_run.id]
+    assert runs[0].status is RunStatus.COMPLETED
+    assert runs[0].ended_at == run.ended_at
+    assert runs[1].status is RunStatus.FAILED
+    assert runs[1].metadata == {"error": "boom"}
+    loaded = await api.get("s")
+    assert loaded is not None
+    assert {r.id: r.status for r in loaded.runs} == {run.id: RunStatus.COMPLETED, other_run.id: RunStatus.FAILED}
+    assert loaded.state == {"kept": 1}
+    assert messages(loaded.events) == ["x"]
+
+
+async def test_clear_events_keeps_header_runs_and_records(api: Twin) -> None:
+    session = Session(id="s", state={"k": "v"})
+    session.metadata.set_property("p", 1)
+    session.add_event(ev("a", "e1"))
+    session.add_event(ev("b", "e2"))
+    run = SessionRun()
+    session.runs.append(run)
+    await api.save(session)
+    await api.put_record("s", "notes", "n1", b"kept")
+
+    await api.clear_events("s")
+    assert await api.get_events("s") == []
+    assert await api.count_events("s") == 0
+    assert await api.exists("s") is True
+    loaded = await api.get("s")
+    assert loaded is not None
+    assert loaded.state == {"k": "v"}
+    assert loaded.metadata.properties == {"p": 1}
+    assert [r.id for r in loaded.runs] == [run.id]
+    assert await api.get_record("s", "notes", "n1") == b"kept"
+
+    await api.append_event("s", ev("a again", "e1"))
+    events = await api.get_events("s")
+    assert messages(events) == ["a again"]
+    assert [e.seq for e in events] == [0]
+
+
+async def test_replace_events_replaces_all_and_keeps_duplicate_ids_once(api: Twin) -> None:
+    await api.append_events("s", [ev(i, f"old{i}") for i in range(5)])
+    await api.replace_events("s", [ev("x", "x"), ev("y", "y"), ev("x twice", "x"), ev("z", "z")])
+    events = await api.get_events("s")
+    assert messages(events) == ["x", "y", "z"]
+    assert [e.seq for e in events] == [0, 1, 2]
+    assert await api.count_events("s") == 3
+    await api.append_event("s", ev("old0 is gone, so this is new", "old0"))
+    await api.append_event("s", ev("y is kept, so this is not", "y"))
+    assert await api.count_events("s") == 4
+    await api.replace_events("s", [])
+    assert await api.get_events("s") == []
+    assert await api.exists("s") is True
+
+
+async def test_readers_never_see_a_half_done_replace(api: Twin, store: SessionStore) -> None:
+    first = [ev(f"A{i}", f"a{i}") for i in range(3)]
+    second = [ev(f"B{i}", f"b{i}") for i in range(5)]
+    await api.replace_events("s", first)
+    done = threading.Event()
+
+    def flip() -> None:
+        try:
+            for n in range(60):
+                store.replace_events("s", second if n % 2 == 0 else first)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=flip)
+    writer.start()
+    try:
+        while not done.is_set():
+            got = messages(await api.get_events("s"))
+            assert got in (messages(first), messages(second)), f"half-replaced events: {got}"
+    finally:
+        writer.join()
+    assert messages(await api.get_events("s")) == messages(first)
+
+
+# ============================================================== records
+async def test_records_are_listed_in_key_order_with_prefix_before_limit_reverse(api: Twin) -> None:
+    keys = ["a/2", "b/1", "a/1", "a/10", "c"]
+    await api.put_records("s", "ckpt", [(k, k.encode()) for k in keys])
+    await api.put_record("s", "other", "a/1", b"other kind")
+
+    def ks(rows: list[tuple[str, bytes]]) -> list[str]:
+        return [k for k, _ in rows]
+
+    rows = await api.list_records("s", "ckpt")
+    assert ks(rows) == ["a/1", "a/10", "a/2", "b/1", "c"]
+    assert all(v == k.encode() for k, v in rows)
+    assert ks(await api.list_records("s", "ckpt", prefix="a/")) == ["a/1", "a/10", "a/2"]
+    assert ks(await api.list_records("s", "ckpt", before="a/2")) == ["a/1", "a/10"]
+    assert ks(await api.list_records("s", "ckpt", limit=2)) == ["a/1", "a/10"]
+    assert ks(await api.list_records("s", "ckpt", reverse=True)) == ["c", "b/1", "a/2", "a/10", "a/1"]
+    assert ks(await api.list_records("s", "ckpt", before="b/1", reverse=True, limit=1)) == ["a/2"]
+    assert ks(await api.list_records("s", "ckpt", prefix="a/", before="a/2", reverse=True)) == ["a/10", "a/1"]
+    assert await api.list_records("s", "ckpt", limit=0) == []
+    assert await api.get_record("s", "ckpt", "a/10") == b"a/10"
+    assert await api.get_record("s", "ckpt", "nope") is None
+    assert await api.get_record("s", "other", "a/1") == b"other kind"
+
+    await api.put_record("s", "ckpt", "a/1", b"replaced")
+    assert await api.get_record("s", "ckpt", "a/1") == b"replaced"
+    assert len(await api.list_records("s", "ckpt")) == 5
+
+
+async def test_record_values_round_trip_any_bytes(api: Twin) -> None:
+    values = {"all": bytes(range(256)), "bad-utf8": b"\xff\xfe\x80\xc3(", "empty": b"", "nul": b"\x00\n\r\x00"}
+    for key, value in values.items():
+        await api.put_record("s", "blob", key, value)
+    for key, value in values.items():
+        got = await api.get_record("s", "blob", key)
+        assert got == value
+        assert isinstance(got, bytes)
+    assert dict(await api.list_records("s", "blob")) == values
+
+
+async def test_delete_records_by_keys_and_all_of_a_kind(api: Twin) -> None:
+    await api.put_records("s", "k", [("a", b"1"), ("b", b"2"), ("c", b"3")])
+    await api.put_record("s", "keep", "a", b"kept")
+    await api.delete_records("s", "k", ["a", "c", "missing"])
+    assert await api.list_records("s", "k") == [("b", b"2")]
+    await api.delete_records("s", "k")
+    assert await api.list_records("s", "k") == []
+    assert await api.get_record("s", "keep", "a") == b"kept"
+
+
+@pytest.mark.parametrize("kind", ["_run", "_child", "_anything"])
+async def test_reserved_record_kinds_are_refused(api: Twin, kind: str) -> None:
+    await api.save(Session(id="p"))
+    await api.save(Session(id="c", parent_id="p"))
+    with pytest.raises(ValueError, match="reserved"):
+        await api.put_record("p", kind, "c", b"x")
+    with pytest.raises(ValueError, match="reserved"):
+        await api.get_record("p", kind, "c")
+    with pytest.raises(ValueError, match="reserved"):
+        await api.list_records("p", kind)
+    with pytest.raises(ValueError, match="reserved"):
+        await api.delete_records("p", kind)
+    assert await api.get_child_ids("p") == ["c"]
+
+
+async def test_record_keys_are_data_not_paths(api: Twin, tmp_path: Path) -> None:
+    keys = ["../../escape", "a/../../b", "..", "./x", "//", "@:-_."]
+    await api.put_records("s", "k", [(k, k.encode()) for k in keys])
+    assert dict(await api.list_records("s", "k")) == {k: k.encode() for k in keys}
+    outside = [f for f in tree(tmp_path) if not f.startswith(("file-store/", "store.db"))]
+    assert outside == []
+
+
+# ========================================================= persistence
+@durable
+async def test_data_survives_a_new_store_object(
+    api: Twin, store: SessionStore, open_store: Callable[..., SessionStore]
+) -> None:
+    session = Session(id="s", state={"x": 1})
+    session.add_event(ev("a", "e1"))
+    session.runs.append(SessionRun())
+    await api.save(session)
+    await api.append_event("s", ev("b", "e2"))
+    await api.put_record("s", "k", "key", b"\xffv")
+    store.close()
+
+    again = Twin(open_store(), use_async=api.use_async)
+    loaded = await again.get("s")
+    assert loaded is not None
+    assert loaded.state == {"x": 1}
+    assert messages(loaded.events) == ["a", "b"]
+    assert [r.id for r in loaded.runs] == [session.runs[0].id]
+    assert await again.get_record("s", "k", "key") == b"\xffv"
+    assert await again.list_sessions() == ["s"]
+
+
+@durable
+async def test_data_survives_across_processes_both_ways(api: Twin, fresh_store_url: str) -> None:
+    run_worker("write", fresh_store_url, "from-child")
+    loaded = await api.get("from-child")
+    assert loaded is not None
+    assert messages(loaded.events) == ["one", "two", "three"]
+    assert loaded.state == {"from": "child process"}
+    assert loaded.metadata.properties == {"writer": "proc"}
+    assert [r.status for r in loaded.runs] == [RunStatus.RUNNING]
+
+    mine = Session(id="from-parent", state={"from": "parent"})
+    mine.add_event(ev("hello", "e1"))
+    await api.save(mine)
+    out = run_worker("read", fresh_store_url, "from-parent")
+    assert '"messages": ["hello"]' in out
+    assert '"state": {"from": "parent"}' in out
+
+
+@durable
+async def test_a_store_sees_what_another_process_wrote_since_it_last_read(api: Twin, fresh_store_url: str) -> None:
+    await api.append_event("s", ev("mine", "e1"))
+    assert messages((await api.get("s")).events) == ["mine"]  # type: ignore[union-attr]
+    assert await api.count_events("s") == 1
+    run_worker("append-one", fresh_store_url, "s", "theirs")
+    assert messages((await api.get("s")).events) == ["mine", "theirs"]  # type: ignore[union-attr]
+    assert messages(await api.get_events("s", last_n=1)) == ["theirs"]
+    assert await api.count_events("s") == 2
+    run_worker("delete", fresh_store_url, "s")
+    assert await api.get("s") is None
+    assert await api.exists("s") is False
+    assert await api.get_events("s") == []
+
+
+# ========================================================= concurrency
+WRITERS = 8
+PER_WRITER = 200
+
+
+def test_threads_appending_to_one_session_lose_nothing(store: SessionStore) -> None:
+    writers = [f"t{n}" for n in range(WRITERS)]
+    barrier = threading.Barrier(WRITERS)
+
+    def write(w: str) -> None:
+        barrier.wait(timeout=30)
+        for i in range(PER_WRITER):
+            store.append_event("s", ev(f"{w}:{i}", f"{w}-{i}", metadata={"writer": w, "i": i}))
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        for f in [pool.submit(write, w) for w in writers]:
+            f.result()
+    check_writers(store.get_events("s"), writers, PER_WRITER)
+    assert store.count_events("s") == WRITERS * PER_WRITER
+
+
+async def test_tasks_appending_to_one_session_lose_nothing(store: SessionStore) -> None:
+    writers = [f"a{n}" for n in range(WRITERS)]
+    start = asyncio.Event()
+
+    async def write(w: str) -> None:
+        await start.wait()
+        for i in range(PER_WRITER):
+            await store.aappend_event("s", ev(f"{w}:{i}", f"{w}-{i}", metadata={"writer": w, "i": i}))
+
+    tasks = [asyncio.create_task(write(w)) for w in writers]
+    start.set()
+    await asyncio.gather(*tasks)
+    check_writers(await store.aget_events("s"), writers, PER_WRITER)
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@durable
+def test_processes_appending_to_one_session_lose_nothing(
+    store: SessionStore, fresh_store_url: str, tmp_path: Path
+) -> None:
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    writers = [f"p{n}" for n in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "append", fresh_store_url, "s", w, str(PER_WRITER), str(barrier)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in writers
+    ]
+    try:
+        _wait_until(
+            lambda: all((barrier / f"ready-{w}").exists() for w in writers) or any(p.poll() for p in procs),
+            "the writer processes to start",
+        )
+        (barrier / "go").touch()
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, f"writer process failed:\n{err}"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    check_writers(store.get_events("s"), writers, PER_WRITER)
+
+
+@durable
+def test_killing_a_writer_keeps_every_acknowledged_event_and_the_store_writable(
+    store: SessionStore, fresh_store_url: str, open_store: Callable[..., SessionStore]
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), "stream", fresh_store_url, "s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    acknowledged: list[str] = []
+    try:
+        assert proc.stdout is not None
+        while len(acknowledged) < 40:
+            line = proc.stdout.readline()
+            if not line:
+                proc.wait()
+                pytest.fail(f"writer exited early:\n{proc.stderr.read() if proc.stderr else ''}")
+            acknowledged.append(line.strip())
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+    after = open_store()
+    events = after.get_events("s")
+    ids = [e.id for e in events]
+    assert ids[: len(acknowledged)] == acknowledged
+    assert ids == [f"k-{i}" for i in range(len(ids))]
+    assert [e.seq for e in events] == list(range(len(ids)))
+    after.append_event("s", ev("after the crash", "next"))
+    assert after.count_events("s") == len(ids) + 1
+    assert store.get_events("s", last_n=1)[0].id == "next"
+    session = after.get("s")
+    assert session is not None
+    assert len(session.events) == len(ids) + 1
+
+
+# ============================================================ bad ids
+BAD_IDS: list[Any] = ["../x", "a/b", "*", "x\n", "", "a" * 257, ".hidden", "a b", "ü", 5, None, b"bytes"]
+BAD_ID_NAMES = [
+    "dotdot",
+    "slash",
+    "star",
+    "newline",
+    "empty",
+    "257chars",
+    "hidden",
+    "space",
+    "non-ascii",
+    "int",
+    "none",
+    "bytes",
+]
+
+
+def _calls_with(bad: Any) -> dict[str, tuple[Any, ...]]:
+    event = ev("x")
+    return {
+        "get": (bad,),
+        "delete": (bad,),
+        "exists": (bad,),
+        "get_child_ids": (bad,),
+        "append_event": (bad, event),
+        "append_events": (bad, [event]),
+        "get_events": (bad,),
+        "count_events": (bad,),
+        "clear_events": (bad,),
+        "replace_events": (bad, [event]),
+        "upsert_run": (bad, SessionRun()),
+        "get_runs": (bad,),
+        "put_record": (bad, "k", "key", b"v"),
+        "put_records": (bad, "k", [("key", b"v")]),
+        "get_record": (bad, "k", "key"),
+        "list_records": (bad, "k"),
+        "delete_records": (bad, "k"),
+    }
+
+
+def test_the_bad_id_cases_cover_every_public_method_taking_a_session_id() -> None:
+    taking_an_id = {
+        name
+        for name, fn in inspect.getmembers(SessionStore, inspect.isfunction)
+        if not name.startswith("_")
+        and hasattr(SessionStore, "a" + name)
+        and "session_id" in inspect.signature(fn).parameters
+    }
+    assert taking_an_id <= set(_calls_with("x")), taking_an_id - set(_calls_with("x"))
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=BAD_ID_NAMES)
+async def test_bad_session_ids_are_refused_by_every_method_and_write_nothing(
+    api: Twin, bad: Any, tmp_path: Path
+) -> None:
+    await api.save(Session(id="keep"))
+    await api.get("keep")
+    before_sessions = await api.list_sessions()
+    before_files = tree(tmp_path)
+
+    for name, args in _calls_with(bad).items():
+        with pytest.raises(InvalidSessionIdError):
+            await getattr(api, name)(*args)
+            pytest.fail(f"{name}({bad!r}) was accepted")
+    if bad != "":
+        with pytest.raises(InvalidSessionIdError):
+            await api.list_sessions(bad)
+    if isinstance(bad, str):
+        for session in (Session(id=bad), Session(id="ok", parent_id=bad), Session(id="ok2", child_ids=[bad])):
+            with pytest.raises(InvalidSessionIdError):
+                await api.save(session)
+
+    assert await api.list_sessions() == before_sessions
+    assert tree(tmp_path) == before_files
+
+
+# ================================================================= TTL
+async def test_ttl_forgets_the_whole_session_and_every_write_refreshes_it(
+    open_store: Callable[..., SessionStore], use_async: bool
+) -> None:
+    api = Twin(open_store(expiration_seconds=1), use_async=use_async)
+    keep = Session(id="keep")
+    keep.add_event(ev("k0", "k0"))
+    keep.runs.append(SessionRun())
+    await api.save(keep)
+    await api.put_record("keep", "k", "r", b"kept")
+    gone = Session(id="gone", state={"x": 1})
+    gone.add_event(ev("g0", "g0"))
+    gone.runs.append(SessionRun())
+    await api.save(gone)
+    await api.put_record("gone", "k", "r", b"v")
+
+    refreshes = 0
+    last_write = time.monotonic()
+    deadline = last_write + 6
+    while await api.exists("gone"):
+        assert time.monotonic() < deadline, "a session with expiration_seconds=1 was still there after 6 s"
+        if time.monotonic() - last_write >= 0.3:
+            refreshes += 1
+            await api.append_event("keep", ev(f"k{refreshes}", f"k{refreshes}"))
+            last_write = time.monotonic()
+        await asyncio.sleep(0.02)
+
+    # 'keep' was written before 'gone': without the refreshes it would be gone too.
+    assert refreshes >= 2
+    assert await api.count_events("keep") == 1 + refreshes
+    assert await api.get_record("keep", "k", "r") == b"kept"
+    assert [r.id for r in await api.get_runs("keep")] == [keep.runs[0].id]
+
+    assert await api.get("gone") is None
+    assert await api.get_events("gone") == []
+    assert await api.count_events("gone") == 0
+    assert await api.get_runs("gone") == []
+    assert await api.get_record("gone", "k", "r") is None
+    assert await api.list_records("gone", "k") == []
+    assert await api.list_sessions() == ["keep"]
+
+    await api.append_event("gone", ev("reborn", "g1"))
+    reborn = await api.get("gone")
+    assert reborn is not None
+    assert messages(reborn.events) == ["reborn"]
+    assert reborn.state == {}
+    assert reborn.runs == []
+    assert await api.get_record("gone", "k", "r") is None
