@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
@@ -35,6 +35,9 @@ class SessionEvent(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     token_usage: TokenUsage | None = None
     seq: int | None = None
+
+    # Per-encoding prompt-token counts (see ``tokens.event_token_count``); never serialized.
+    _token_counts: dict[str, tuple[Any, Any, Any, int]] | None = PrivateAttr(default=None)
 
     @classmethod
     def create_with_tokens(
