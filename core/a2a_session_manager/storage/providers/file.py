@@ -1,0 +1,855 @@
+"""File store: per session an append-only JSON-lines event log, a header and a record log.
+
+Layout of ``directory`` (``<stem>`` is the session id escaped into a safe file name)::
+
+    <stem>.session.json    the header (rewritten whole: temp file + fsync + rename)
+    <stem>.events.jsonl    the event log: a preamble line, then one event per line
+    <stem>.records.jsonl   the record log: a preamble line, then put/delete lines
+    .locks/NN.lock         lock files, one per stripe of sessions (never deleted)
+
+An append is one ``write`` of complete lines on an ``O_APPEND`` descriptor (plus an
+fsync when the store was opened with ``fsync=True``). Each store object keeps, per
+session, an index of line offsets (and event ids once it appends), validated on every
+call against the file (inode, device and the random generation in the preamble line)
+and extended by reading only the bytes written since, by any process. A final line
+without its newline is a write that never finished: it is not an acknowledged event,
+reads ignore it and the next append cuts it off under the lock.
+
+Stems: ``s-`` then the id with ``_`` as ``__``, an upper-case letter as ``_`` plus its
+lower case, and ``:`` as ``_-``; only ``a-z 0-9 - . @ _`` remain, so names are distinct
+on case-insensitive file systems and valid on Windows. An id whose escaped form is
+too long becomes ``h-<escaped head>~<sha256>`` (its full id is read from its header
+when listing). No id can produce a separator or a name outside ``directory``.
+
+Locking: ``flock`` on one of ``_STRIPES`` lock files (exclusive to write, shared to
+read), plus a thread lock per stripe, because ``flock`` does not exclude threads that
+share one open file. A primitive holds one session's lock at a time, never two.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+import weakref
+import zlib
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from a2a_session_manager.exceptions import CorruptSessionError, StorageError
+from a2a_session_manager.storage import create_file_session_store
+from a2a_session_manager.storage.base import EventRow, SessionStore
+from a2a_session_manager.storage.codec import CHILD_KIND, RUN_KIND
+
+__all__ = ["FileSessionStore", "create_file_session_store"]
+
+_STRIPES = 16
+"""Lock files per store directory: sessions hash onto them (never two held at once)."""
+_CACHE_SESSIONS = 1024
+"""Sessions whose log indexes a store object keeps in memory (least recently used go)."""
+_MAX_ESCAPED = 200
+"""Longest escaped id used verbatim in a file name (255-byte limits, with suffixes)."""
+_HEAD_CHARS = 100
+"""How much of a long id's escaped form its hashed file name keeps."""
+_CHUNK = 1 << 20
+
+_HEADER = ".session.json"
+_EVENTS = ".events.jsonl"
+_RECORDS = ".records.jsonl"
+_LOG_MAGIC = "a2a-session-manager"
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
+# ================================================================== file names
+def _escape(sid: str) -> str:
+    out = []
+    for ch in sid:
+        if "A" <= ch <= "Z":
+            out.append("_" + ch.lower())
+        elif ch == "_":
+            out.append("__")
+        elif ch == ":":
+            out.append("_-")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _unescape(text: str) -> str | None:
+    out = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "_":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1 : i + 2]
+        if nxt == "_":
+            out.append("_")
+        elif nxt == "-":
+            out.append(":")
+        elif "a" <= nxt <= "z":
+            out.append(nxt.upper())
+        else:
+            return None
+        i += 2
+    return "".join(out)
+
+
+def _stem(sid: str) -> str:
+    escaped = _escape(sid)
+    if len(escaped) <= _MAX_ESCAPED:
+        return "s-" + escaped
+    head: list[str] = []
+    used = 0
+    for ch in sid:
+        piece = _escape(ch)
+        if used + len(piece) > _HEAD_CHARS:
+            break
+        head.append(piece)
+        used += len(piece)
+    return "h-" + "".join(head) + "~" + hashlib.sha256(sid.encode()).hexdigest()[:32]
+
+
+def _stem_prefix(stem: str) -> str | None:
+    """The id (``s-`` stems) or the known head of the id (``h-`` stems) a stem encodes."""
+    if stem.startswith("s-"):
+        return _unescape(stem[2:])
+    if stem.startswith("h-") and "~" in stem:
+        return _unescape(stem[2 : stem.index("~")])
+    return None
+
+
+# ================================================================ log indexes
+@dataclass
+class _LogIndex:
+    """What a store object knows of one log file (valid while ino/dev/preamble match)."""
+
+    ino: int
+    dev: int
+    preamble: bytes
+    end: int
+    """Offset just after the last complete line read so far."""
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    """Start offset of each data line (the preamble is not one)."""
+    ids: set[str] | None = None
+    """Event ids of every line, once an append needed them."""
+    records: dict[str, dict[str, tuple[int, int]]] | None = None
+    """Record logs: kind -> key -> (offset, length) of its live put line."""
+
+    def line_span(self, i: int) -> tuple[int, int]:
+        start = self.offsets[i]
+        stop = self.offsets[i + 1] if i + 1 < len(self.offsets) else self.end
+        return start, stop - start - 1
+
+
+@dataclass
+class _Entry:
+    events: _LogIndex | None = None
+    records: _LogIndex | None = None
+
+
+@dataclass
+class _Stripe:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    fd: int | None = None
+
+
+def _close_fds(stripes: list[_Stripe]) -> None:
+    for stripe in stripes:
+        if stripe.fd is not None:
+            with suppress(OSError):
+                os.close(stripe.fd)
+            stripe.fd = None
+
+
+class FileSessionStore(SessionStore):
+    """Sessions as append-only JSON-lines files in one directory.
+
+    Safe for many threads and processes on one machine (``flock``); appends cost the
+    same whatever the session's length. Once ``append_event`` or ``save`` returns, the
+    data survives the process being killed; with ``fsync=True`` it also survives power
+    loss (one fsync per write). Needs a POSIX system (``fcntl``) and a local file
+    system whose ``flock`` works across processes (not every network file system).
+
+    Args:
+        directory: Folder of the store (created if missing).
+        expiration_seconds: TTL of a whole session, refreshed on every write; files'
+            modification times are the clock, expired sessions are removed when next
+            touched.
+        fsync: fsync every write (and the directory after creating or renaming files).
+
+    Raises:
+        ValueError: ``expiration_seconds`` is not a positive int or None.
+        StorageError: The directory cannot be created.
+    """
+
+    _driver_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
+
+    def __init__(
+        self,
+        directory: str | Path = "./sessions",
+        *,
+        expiration_seconds: int | None = None,
+        fsync: bool = False,
+    ) -> None:
+        super().__init__(expiration_seconds=expiration_seconds)
+        self.directory = Path(directory).expanduser().resolve()
+        self.fsync = bool(fsync)
+        try:
+            (self.directory / ".locks").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the file store directory {self.directory}: {exc}") from exc
+        self._dir = str(self.directory)
+        self._pid = os.getpid()
+        self._stripes = [_Stripe() for _ in range(_STRIPES)]
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _close_fds, self._stripes)
+
+    def __repr__(self) -> str:
+        return f"FileSessionStore({self._dir!r})"
+
+    def close(self) -> None:
+        """Close the lock files and drop the in-memory indexes (the store stays usable)."""
+        for stripe in self._stripes:
+            with stripe.lock:
+                _close_fds([stripe])
+        with self._cache_lock:
+            self._cache.clear()
+
+    # ============================================================ paths and errors
+    def _path(self, sid: str, suffix: str) -> str:
+        name = _stem(sid) + suffix
+        # Defence in depth: the base validated the id, and stems use a closed alphabet.
+        if os.sep in name or (os.altsep and os.altsep in name) or name.startswith("."):
+            raise StorageError(f"session {sid!r} maps to an unsafe file name", session_id=sid)
+        return os.path.join(self._dir, name)
+
+    def _where(self, sid: str, seq: int | None = None) -> str:
+        if seq is None:
+            return self._path(sid, _HEADER)
+        return f"{self._path(sid, _EVENTS)} line {seq + 2}"
+
+    @staticmethod
+    def _corrupt(sid: str, path: str, line: int | None, what: str) -> CorruptSessionError:
+        where = path if line is None else f"{path} line {line}"
+        return CorruptSessionError(f"session {sid!r}: {where} {what}; repair or delete the file", session_id=sid)
+
+    # ================================================================== locking
+    @contextmanager
+    def _locked(self, sid: str, *, exclusive: bool) -> Iterator[None]:
+        if os.getpid() != self._pid:
+            self._after_fork()
+        number = zlib.crc32(sid.encode()) % _STRIPES
+        stripe = self._stripes[number]
+        with stripe.lock:
+            if stripe.fd is None:
+                path = os.path.join(self._dir, ".locks", f"{number:02d}.lock")
+                stripe.fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o644)
+            fcntl.flock(stripe.fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(stripe.fd, fcntl.LOCK_UN)
+
+    def _after_fork(self) -> None:
+        # A forked child shares the parent's open lock files (flock would not exclude
+        # the two) and may inherit thread locks held by threads it does not have.
+        self._pid = os.getpid()
+        old = self._stripes
+        self._stripes = [_Stripe() for _ in range(_STRIPES)]
+        self._finalizer.detach()
+        self._finalizer = weakref.finalize(self, _close_fds, self._stripes)
+        self._cache_lock = threading.Lock()
+        self._cache = OrderedDict()
+        for stripe in old:
+            if stripe.fd is not None:
+                with suppress(OSError):
+                    os.close(stripe.fd)
+
+    # ================================================================== caching
+    def _entry(self, sid: str) -> _Entry:
+        with self._cache_lock:
+            entry = self._cache.get(sid)
+            if entry is None:
+                entry = self._cache[sid] = _Entry()
+                while len(self._cache) > _CACHE_SESSIONS:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(sid)
+            return entry
+
+    def _forget(self, sid: str) -> None:
+        with self._cache_lock:
+            self._cache.pop(sid, None)
+
+    # ============================================================ low-level files
+    def _fsync_dir(self) -> None:
+        if not self.fsync:
+            return
+        fd = os.open(self._dir, os.O_RDONLY | _O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _write_atomic(self, path: str, chunks: Sequence[bytes]) -> None:
+        """Write a whole file as temp file + fsync + rename (readers see old or new)."""
+        tmp = f"{path}.tmp-{secrets.token_hex(6)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o644)
+        try:
+            try:
+                for chunk in chunks:
+                    _write_all(fd, chunk)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self._fsync_dir()
+
+    @staticmethod
+    def _new_preamble() -> bytes:
+        return json.dumps({"log": _LOG_MAGIC, "v": 1, "gen": secrets.token_hex(16)}).encode() + b"\n"
+
+    @staticmethod
+    def _open(path: str, *, write: bool) -> int | None:
+        flags = (os.O_RDWR | os.O_APPEND) if write else os.O_RDONLY
+        try:
+            return os.open(path, flags | _O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+
+    def _open_log_for_append(self, path: str) -> int:
+        fd = self._open(path, write=True)
+        if fd is None:
+            # Created whole (preamble included) by rename, so no reader sees a torn preamble.
+            self._write_atomic(path, [self._new_preamble()])
+            fd = self._open(path, write=True)
+            if fd is None:
+                raise FileNotFoundError(errno.ENOENT, "log vanished while locked", path)
+        return fd
+
+    def _refresh(self, sid: str, path: str, fd: int, index: _LogIndex | None, kind: str) -> _LogIndex:
+        """Bring ``index`` up to date with the file open as ``fd`` (reading only new bytes)."""
+        st = os.fstat(fd)
+        head = os.pread(fd, 256, 0)
+        nl = head.find(b"\n")
+        if nl < 0:
+            raise self._corrupt(sid, path, 1, "has no complete preamble line")
+        preamble = head[: nl + 1]
+        if (
+            index is None
+            or index.ino != st.st_ino
+            or index.dev != st.st_dev
+            or index.preamble != preamble
+            or st.st_size < index.end
+        ):
+            try:
+                meta = json.loads(preamble)
+            except ValueError:
+                meta = None
+            if not isinstance(meta, dict) or meta.get("log") != _LOG_MAGIC:
+                raise self._corrupt(sid, path, 1, "is not a session log preamble")
+            index = _LogIndex(ino=st.st_ino, dev=st.st_dev, preamble=preamble, end=len(preamble))
+            if kind == "records":
+                index.records = {}
+        pos = index.end
+        read_at = pos
+        size = st.st_size
+        carry = b""
+        while read_at < size:
+            data = os.pread(fd, min(_CHUNK, size - read_at), read_at)
+            if not data:
+                break
+            read_at += len(data)
+            buf = carry + data if carry else data
+            last_nl = buf.rfind(b"\n")
+            if last_nl < 0:
+                carry = buf  # a long line, or an unterminated tail (a write that never finished)
+                continue
+            self._index_lines(sid, path, index, buf[: last_nl + 1], pos)
+            pos += last_nl + 1
+            carry = buf[last_nl + 1 :]
+        return index
+
+    def _index_lines(self, sid: str, path: str, index: _LogIndex, data: bytes, base: int) -> None:
+        start = 0
+        ids = index.ids
+        records = index.records
+        while start < len(data):
+            stop = data.index(b"\n", start)
+            lineno = len(index.offsets) + 2
+            index.offsets.append(base + start)
+            if ids is not None:
+                ids.add(self._event_id(sid, path, lineno, data[start:stop]))
+            elif records is not None:
+                self._index_record(sid, path, lineno, records, data[start:stop], base + start, stop - start)
+            start = stop + 1
+        index.end = base + len(data)
+
+    def _event_id(self, sid: str, path: str, lineno: int, line: bytes) -> str:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+            raise self._corrupt(sid, path, lineno, "is not a valid event (no JSON object with an id)")
+        return str(value["id"])
+
+    def _index_record(
+        self,
+        sid: str,
+        path: str,
+        lineno: int,
+        records: dict[str, dict[str, tuple[int, int]]],
+        line: bytes,
+        offset: int,
+        length: int,
+    ) -> None:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            op, kind, key = value.get("op"), value.get("kind"), value.get("key")
+            if op == "put" and isinstance(kind, str) and isinstance(key, str) and isinstance(value.get("v"), str):
+                records.setdefault(kind, {})[key] = (offset, length)
+                return
+            if op == "del" and isinstance(kind, str) and isinstance(key, str):
+                records.get(kind, {}).pop(key, None)
+                return
+            if op == "clear" and isinstance(kind, str):
+                records.pop(kind, None)
+                return
+        raise self._corrupt(sid, path, lineno, "is not a valid record line")
+
+    def _ensure_ids(self, sid: str, path: str, fd: int, index: _LogIndex) -> set[str]:
+        if index.ids is not None:
+            return index.ids
+        ids: set[str] = set()
+        n = len(index.offsets)
+        i = 0
+        while i < n:
+            # Read a run of lines at once (at most about _CHUNK bytes, at least one line).
+            j = i + 1
+            while j < n and index.offsets[j] - index.offsets[i] < _CHUNK:
+                j += 1
+            lo = index.offsets[i]
+            hi = index.offsets[j] if j < n else index.end
+            data = os.pread(fd, hi - lo, lo)
+            for k in range(i, j):
+                start = index.offsets[k] - lo
+                stop = (index.offsets[k + 1] - lo if k + 1 < n else hi - lo) - 1
+                ids.add(self._event_id(sid, path, k + 2, data[start:stop]))
+            i = j
+        index.ids = ids
+        return ids
+
+    def _events_index(self, sid: str, fd: int) -> _LogIndex:
+        entry = self._entry(sid)
+        entry.events = self._refresh(sid, self._path(sid, _EVENTS), fd, entry.events, "events")
+        return entry.events
+
+    def _records_index(self, sid: str, fd: int) -> _LogIndex:
+        entry = self._entry(sid)
+        entry.records = self._refresh(sid, self._path(sid, _RECORDS), fd, entry.records, "records")
+        return entry.records
+
+    # ==================================================================== TTL
+    def _expired(self, sid: str) -> bool:
+        """True when the session has files and the newest was written over a TTL ago."""
+        if self.expiration_seconds is None:
+            return False
+        newest: float | None = None
+        for suffix in (_HEADER, _EVENTS, _RECORDS):
+            try:
+                mtime = os.stat(self._path(sid, suffix)).st_mtime
+            except FileNotFoundError:
+                continue
+            newest = mtime if newest is None else max(newest, mtime)
+        return newest is not None and time.time() - newest >= self.expiration_seconds
+
+    def _purge_locked(self, sid: str) -> bool:
+        """Remove every file of the session (lock held); return whether a header existed."""
+        existed = False
+        for suffix in (_HEADER, _EVENTS, _RECORDS):
+            try:
+                os.unlink(self._path(sid, suffix))
+            except FileNotFoundError:
+                continue
+            existed = existed or suffix == _HEADER
+        self._forget(sid)
+        self._fsync_dir()
+        return existed
+
+    def _purge_if_expired(self, sid: str) -> None:
+        if self.expiration_seconds is None:
+            return
+        with self._locked(sid, exclusive=True):
+            if self._expired(sid):
+                self._purge_locked(sid)
+
+    @contextmanager
+    def _writing(self, sid: str) -> Iterator[None]:
+        """Exclusive lock; an expired session is purged first, so the write starts afresh."""
+        with self._locked(sid, exclusive=True):
+            if self._expired(sid):
+                self._purge_locked(sid)
+            yield
+
+    def _touch(self, path: str) -> None:
+        """Refresh the TTL clock after a write that changed no byte."""
+        if self.expiration_seconds is not None:
+            with suppress(FileNotFoundError):
+                os.utime(path)
+
+    def _read(self, sid: str, fn: Callable[[], Any], default: Any) -> Any:
+        """Run ``fn`` under the shared lock unless the session expired (then purge it)."""
+        with self._locked(sid, exclusive=False):
+            if not self._expired(sid):
+                return fn()
+        self._purge_if_expired(sid)
+        return default
+
+    # ================================================================= headers
+    def _header_locked(self, sid: str) -> str | None:
+        path = self._path(sid, _HEADER)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._corrupt(sid, path, None, "is not UTF-8 text") from exc
+
+    def _write_header_locked(self, sid: str, header: str) -> None:
+        self._write_atomic(self._path(sid, _HEADER), [header.encode("utf-8")])
+
+    def _ensure_header_locked(self, sid: str, header_if_new: str | None) -> None:
+        if header_if_new is not None and not os.path.exists(self._path(sid, _HEADER)):
+            self._write_header_locked(sid, header_if_new)
+
+    def _read_header(self, sid: str) -> str | None:
+        result: str | None = self._read(sid, lambda: self._header_locked(sid), None)
+        return result
+
+    def _write_header(self, sid: str, header: str) -> None:
+        with self._writing(sid):
+            self._write_header_locked(sid, header)
+
+    # ================================================================== events
+    def _append(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> int:
+        payload: list[bytes] = []
+        for _, line in items:
+            if "\n" in line or "\r" in line:
+                raise StorageError(f"session {sid!r}: an event line may not contain a line break", session_id=sid)
+        with self._writing(sid):
+            self._ensure_header_locked(sid, header_if_new)
+            path = self._path(sid, _EVENTS)
+            fd = self._open_log_for_append(path)
+            try:
+                index = self._events_index(sid, fd)
+                ids = self._ensure_ids(sid, path, fd, index)
+                if os.fstat(fd).st_size > index.end:
+                    # An unterminated tail left by a crashed writer: never acknowledged.
+                    os.ftruncate(fd, index.end)
+                new_ids: list[str] = []
+                seen: set[str] = set()
+                for event_id, line in items:
+                    if event_id in ids or event_id in seen:
+                        continue
+                    seen.add(event_id)
+                    new_ids.append(event_id)
+                    payload.append(line.encode("utf-8") + b"\n")
+                if not payload:
+                    self._touch(path)
+                    return 0
+                data = b"".join(payload)
+                try:
+                    _write_all(fd, data)
+                    if self.fsync:
+                        _datasync(fd)
+                except BaseException:
+                    # All or nothing: cut off whatever part of the batch reached the file.
+                    os.ftruncate(fd, index.end)
+                    raise
+                pos = index.end
+                for chunk in payload:
+                    index.offsets.append(pos)
+                    pos += len(chunk)
+                index.end = pos
+                ids.update(new_ids)
+                return len(new_ids)
+            finally:
+                os.close(fd)
+
+    def _rows_locked(self, sid: str, start: int, end: int | None) -> list[EventRow]:
+        path = self._path(sid, _EVENTS)
+        fd = self._open(path, write=False)
+        if fd is None:
+            return []
+        try:
+            index = self._events_index(sid, fd)
+            n = len(index.offsets)
+            lo = max(n + start, 0) if start < 0 else min(start, n)
+            hi = n if end is None else min(end, n)
+            if lo >= hi:
+                return []
+            first = index.offsets[lo]
+            last = index.offsets[hi] if hi < n else index.end
+            data = os.pread(fd, last - first, first)
+        finally:
+            os.close(fd)
+        lines = data.split(b"\n")
+        rows: list[EventRow] = []
+        for i, raw in zip(range(lo, hi), lines, strict=False):
+            try:
+                rows.append((i, raw.decode("utf-8")))
+            except UnicodeDecodeError as exc:
+                raise self._corrupt(sid, path, i + 2, "is not UTF-8 text") from exc
+        return rows
+
+    def _read_events(self, sid: str, start: int, end: int | None) -> list[EventRow]:
+        rows: list[EventRow] = self._read(sid, lambda: self._rows_locked(sid, start, end), [])
+        return rows
+
+    def _count_locked(self, sid: str) -> int:
+        fd = self._open(self._path(sid, _EVENTS), write=False)
+        if fd is None:
+            return 0
+        try:
+            return len(self._events_index(sid, fd).offsets)
+        finally:
+            os.close(fd)
+
+    def _count_events(self, sid: str) -> int:
+        count: int = self._read(sid, lambda: self._count_locked(sid), 0)
+        return count
+
+    def _replace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
+        chunks = [self._new_preamble()]
+        for _, line in items:
+            if "\n" in line or "\r" in line:
+                raise StorageError(f"session {sid!r}: an event line may not contain a line break", session_id=sid)
+            chunks.append(line.encode("utf-8") + b"\n")
+        with self._writing(sid):
+            self._ensure_header_locked(sid, header_if_new)
+            self._write_atomic(self._path(sid, _EVENTS), chunks)
+            self._entry(sid).events = None
+
+    # ================================================================= sessions
+    def _delete(self, sid: str) -> bool:
+        with self._locked(sid, exclusive=True):
+            expired = self._expired(sid)
+            existed = self._purge_locked(sid)
+            return existed and not expired
+
+    def _scan(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        with os.scandir(self._dir) as it:
+            names = [e.name for e in it if e.name.endswith(_HEADER)]
+        for name in names:
+            stem = name[: -len(_HEADER)]
+            known = _stem_prefix(stem)
+            if known is None:
+                continue
+            if stem.startswith("s-"):
+                if not known.startswith(prefix) or _stem(known) != stem:
+                    continue
+                sid = known
+            else:
+                if not (known.startswith(prefix) or prefix.startswith(known)):
+                    continue
+                real = self._id_from_header(os.path.join(self._dir, name), known)
+                if real is None or not real.startswith(prefix):
+                    continue
+                sid = real
+            if self.expiration_seconds is not None and self._expired(sid):
+                self._purge_if_expired(sid)
+                continue
+            found.append(sid)
+        found.sort()
+        return found
+
+    def _id_from_header(self, path: str, known: str) -> str | None:
+        try:
+            with open(path, "rb") as f:
+                data = json.loads(f.read())
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise self._corrupt(known + "...", path, None, "is not a valid session header") from exc
+        sid = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(sid, str) or _stem(sid) != os.path.basename(path)[: -len(_HEADER)]:
+            raise self._corrupt(known + "...", path, None, "does not hold the id its file name encodes")
+        return sid
+
+    def _read_session(self, sid: str) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
+        def read() -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
+            header = self._header_locked(sid)
+            if header is None:
+                return None, [], [], []
+            rows = self._rows_locked(sid, 0, None)
+            runs = self._records_locked(sid, RUN_KIND, "", None, None, False)
+            children = [k for k, _ in self._records_locked(sid, CHILD_KIND, "", None, None, False)]
+            return header, rows, runs, children
+
+        result: tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]
+        result = self._read(sid, read, (None, [], [], []))
+        return result
+
+    # ================================================================= records
+    def _append_records_locked(self, sid: str, lines: list[bytes]) -> None:
+        path = self._path(sid, _RECORDS)
+        fd = self._open_log_for_append(path)
+        try:
+            index = self._records_index(sid, fd)
+            if os.fstat(fd).st_size > index.end:
+                os.ftruncate(fd, index.end)
+            data = b"".join(lines)
+            try:
+                _write_all(fd, data)
+                if self.fsync:
+                    _datasync(fd)
+            except BaseException:
+                os.ftruncate(fd, index.end)
+                raise
+            self._index_lines(sid, path, index, data, index.end)
+            assert index.records is not None
+            live = sum(len(keys) for keys in index.records.values())
+            if len(index.offsets) > 64 and len(index.offsets) > 2 * live:
+                self._compact_locked(sid, path, fd, index)
+        finally:
+            os.close(fd)
+
+    def _compact_locked(self, sid: str, path: str, fd: int, index: _LogIndex) -> None:
+        assert index.records is not None
+        spans = sorted(span for keys in index.records.values() for span in keys.values())
+        chunks = [self._new_preamble()]
+        for offset, length in spans:
+            chunks.append(os.pread(fd, length + 1, offset))
+        self._write_atomic(path, chunks)
+        self._entry(sid).records = None
+
+    def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
+        lines = [
+            json.dumps(
+                {"op": "put", "kind": kind, "key": key, "v": base64.b64encode(value).decode("ascii")},
+                separators=(",", ":"),
+            ).encode()
+            + b"\n"
+            for key, value in items
+        ]
+        with self._writing(sid):
+            self._ensure_header_locked(sid, header_if_new)
+            if lines:
+                self._append_records_locked(sid, lines)
+            else:
+                self._touch(self._path(sid, _RECORDS))
+
+    def _value_locked(self, sid: str, fd: int, span: tuple[int, int], index: _LogIndex) -> bytes:
+        offset, length = span
+        path = self._path(sid, _RECORDS)
+        line = os.pread(fd, length, offset)
+        try:
+            return base64.b64decode(json.loads(line)["v"], validate=True)
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            lineno = index.offsets.index(offset) + 2
+            raise self._corrupt(sid, path, lineno, "holds an unreadable record value") from exc
+
+    def _records_locked(
+        self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
+    ) -> list[tuple[str, bytes]]:
+        fd = self._open(self._path(sid, _RECORDS), write=False)
+        if fd is None:
+            return []
+        try:
+            index = self._records_index(sid, fd)
+            assert index.records is not None
+            bucket = index.records.get(kind, {})
+            keys = sorted(k for k in bucket if k.startswith(prefix) and (before is None or k < before))
+            if reverse:
+                keys.reverse()
+            if limit is not None:
+                keys = keys[:limit]
+            return [(k, self._value_locked(sid, fd, bucket[k], index)) for k in keys]
+        finally:
+            os.close(fd)
+
+    def _get_record_locked(self, sid: str, kind: str, key: str) -> bytes | None:
+        fd = self._open(self._path(sid, _RECORDS), write=False)
+        if fd is None:
+            return None
+        try:
+            index = self._records_index(sid, fd)
+            assert index.records is not None
+            span = index.records.get(kind, {}).get(key)
+            return None if span is None else self._value_locked(sid, fd, span, index)
+        finally:
+            os.close(fd)
+
+    def _get_record(self, sid: str, kind: str, key: str) -> bytes | None:
+        value: bytes | None = self._read(sid, lambda: self._get_record_locked(sid, kind, key), None)
+        return value
+
+    def _list_records(
+        self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
+    ) -> list[tuple[str, bytes]]:
+        rows: list[tuple[str, bytes]] = self._read(
+            sid, lambda: self._records_locked(sid, kind, prefix, before, limit, reverse), []
+        )
+        return rows
+
+    def _delete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> None:
+        with self._writing(sid):
+            path = self._path(sid, _RECORDS)
+            fd = self._open(path, write=False)
+            if fd is None:
+                return
+            try:
+                index = self._records_index(sid, fd)
+                assert index.records is not None
+                bucket = index.records.get(kind, {})
+            finally:
+                os.close(fd)
+            if keys is None:
+                if not bucket:
+                    return
+                lines = [json.dumps({"op": "clear", "kind": kind}, separators=(",", ":")).encode() + b"\n"]
+            else:
+                lines = [
+                    json.dumps({"op": "del", "kind": kind, "key": k}, separators=(",", ":")).encode() + b"\n"
+                    for k in dict.fromkeys(keys)
+                    if k in bucket
+                ]
+                if not lines:
+                    return
+            self._append_records_locked(sid, lines)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
