@@ -97,8 +97,9 @@ class SQLiteSessionStore(SessionStore):
     the process being killed; ``fsync=True`` selects ``synchronous=FULL`` so it also
     survives power loss, at the cost of an fsync per commit. Every write is one
     ``BEGIN IMMEDIATE`` transaction; writers in other processes wait up to
-    ``BUSY_TIMEOUT_SECONDS`` for the lock, writers in this process queue on a lock.
-    Each thread gets its own connection, so reads run in parallel with writes.
+    ``BUSY_TIMEOUT_SECONDS`` for the lock. Threads share one connection and each
+    primitive holds it under a lock (measured as fast as a connection per thread here:
+    reads spend their time decoding under the GIL); a forked child opens its own.
 
     Args:
         path: Database file (created if missing, with its folder).
@@ -131,15 +132,13 @@ class SQLiteSessionStore(SessionStore):
         self.path = Path(path).expanduser().absolute()
         self.fsync = bool(fsync)
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._local = threading.local()
-        self._conns: dict[int, sqlite3.Connection] = {}
-        self._generation = 0
+        self._con: sqlite3.Connection | None = None
         self._next_purge = 0.0
         _STORES.add(self)
         with self._translate_errors(None):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._connection()
+            with self._use():
+                pass
 
     def __repr__(self) -> str:
         return f"SQLiteSessionStore({str(self.path)!r})"
@@ -147,7 +146,7 @@ class SQLiteSessionStore(SessionStore):
     # ================================================================ connections
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (IMMEDIATE for writes).
-        # check_same_thread=False only so close() can close other threads' connections.
+        # check_same_thread=False: threads share the connection, serialized by self._lock.
         con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
         try:
             con.execute("PRAGMA journal_mode=WAL").fetchone()
@@ -181,48 +180,32 @@ class SQLiteSessionStore(SessionStore):
                 con.execute("ROLLBACK")
             raise
 
-    def _connection(self) -> sqlite3.Connection:
-        local = self._local
-        con: sqlite3.Connection | None = getattr(local, "con", None)
-        if con is not None and local.generation == self._generation:
-            return con
-        con = self._open()
-        ident = threading.get_ident()
+    @contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        """The store's connection, held by this thread for the duration (opened on first use)."""
         with self._lock:
-            alive = {t.ident for t in threading.enumerate()}
-            stale = [i for i in self._conns if i not in alive or i == ident]
-            old = [self._conns.pop(i) for i in stale]
-            self._conns[ident] = con
-            generation = self._generation
-        for c in old:
-            c.close()
-        local.con = con
-        local.generation = generation
-        return con
+            if self._con is None:
+                self._con = self._open()
+            yield self._con
 
     def _forget_connections(self) -> None:
-        """In a forked child: leave the parent's connections alone and start afresh."""
-        _INHERITED.extend(self._conns.values())
-        self._conns = {}
+        """In a forked child: leave the parent's connection alone and start afresh."""
+        if self._con is not None:
+            _INHERITED.append(self._con)
+        self._con = None
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._local = threading.local()
-        self._generation += 1
 
     def close(self) -> None:
-        """Close every connection of this store (it reopens them when used again)."""
+        """Close the store's connection (it is reopened when the store is used again)."""
         with self._lock:
-            conns = list(self._conns.values())
-            self._conns.clear()
-            self._generation += 1
-        for con in conns:
+            con, self._con = self._con, None
+        if con is not None:
             con.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error."""
-        con = self._connection()
-        with self._write_lock:
+        with self._use() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
                 now = time.time()
@@ -239,13 +222,13 @@ class SQLiteSessionStore(SessionStore):
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: every SELECT inside sees the same committed state."""
-        con = self._connection()
-        con.execute("BEGIN")
-        try:
-            yield con
-        finally:
-            if con.in_transaction:
-                con.execute("COMMIT")
+        with self._use() as con:
+            con.execute("BEGIN")
+            try:
+                yield con
+            finally:
+                if con.in_transaction:
+                    con.execute("COMMIT")
 
     # ===================================================================== helpers
     @staticmethod
@@ -339,14 +322,11 @@ class SQLiteSessionStore(SessionStore):
 
     # ================================================================== primitives
     def _read_header(self, sid: str) -> str | None:
-        row = (
-            self._connection()
-            .execute(
+        with self._use() as con:
+            row = con.execute(
                 "SELECT header FROM sessions WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
                 (sid, time.time()),
-            )
-            .fetchone()
-        )
+            ).fetchone()
         return None if row is None else row[0]
 
     def _write_header(self, sid: str, header: str) -> None:
@@ -363,17 +343,15 @@ class SQLiteSessionStore(SessionStore):
             return self._insert_events(con, sid, items, int(next_seq))
 
     def _read_events(self, sid: str, start: int, end: int | None) -> list[EventRow]:
-        return self._fetch_events(self._connection(), sid, start, end)
+        with self._use() as con:
+            return self._fetch_events(con, sid, start, end)
 
     def _count_events(self, sid: str) -> int:
-        row = (
-            self._connection()
-            .execute(
+        with self._use() as con:
+            row = con.execute(
                 f"SELECT coalesce(max(seq) + 1, 0) FROM events WHERE session_id = :sid AND {_ALIVE}",
                 {"sid": sid, "now": time.time()},
-            )
-            .fetchone()
-        )
+            ).fetchone()
         return int(row[0])
 
     def _replace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
@@ -397,7 +375,8 @@ class SQLiteSessionStore(SessionStore):
         if prefix:
             sql += " AND id >= :lo AND id < :hi"
             args.update(lo=prefix, hi=_upper_bound(prefix))
-        rows = self._connection().execute(sql + " ORDER BY id", args).fetchall()
+        with self._use() as con:
+            rows = con.execute(sql + " ORDER BY id", args).fetchall()
         return [str(r[0]) for r in rows]
 
     def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
@@ -410,20 +389,18 @@ class SQLiteSessionStore(SessionStore):
             )
 
     def _get_record(self, sid: str, kind: str, key: str) -> bytes | None:
-        row = (
-            self._connection()
-            .execute(
+        with self._use() as con:
+            row = con.execute(
                 f"SELECT value FROM records WHERE session_id = :sid AND kind = :kind AND key = :key AND {_ALIVE}",
                 {"sid": sid, "kind": kind, "key": key, "now": time.time()},
-            )
-            .fetchone()
-        )
+            ).fetchone()
         return None if row is None else bytes(row[0])
 
     def _list_records(
         self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
     ) -> list[tuple[str, bytes]]:
-        return self._fetch_records(self._connection(), sid, kind, prefix, before, limit, reverse)
+        with self._use() as con:
+            return self._fetch_records(con, sid, kind, prefix, before, limit, reverse)
 
     def _delete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> None:
         with self._write() as con:
