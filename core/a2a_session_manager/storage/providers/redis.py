@@ -1,0 +1,818 @@
+"""Redis store: the ``SessionStore`` primitives on redis-py, sync and ``redis.asyncio``.
+
+Key layout (``P`` is ``key_prefix``, ``S`` the session id)::
+
+    P{S}:h          string  header JSON (its existence is the session's existence)
+    P{S}:e          list    event lines, in order (position = seq)
+    P{S}:i          hash    event id -> seq (the idempotency index)
+    P{S}:k          set     record kinds the session holds
+    P{S}:r:<kind>   hash    record key -> value
+    P{S}:z:<kind>   zset    record keys, score 0 (lexicographic listing)
+
+Every key of a session carries the hash tag ``{S}``, so a Redis Cluster keeps them in
+one slot and each write is one Lua script over one slot. No command ever touches two
+sessions: a parent's child links are records on the parent's own keys, written by a
+separate, idempotent command. Every read goes to the server (there is no cache), and
+every command asks redis-py not to decode the reply, so clients made with
+``decode_responses=True`` work too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from a2a_session_manager._optional import require
+from a2a_session_manager.exceptions import CorruptSessionError, SessionManagerError, StoreUnavailableError
+from a2a_session_manager.storage import codec, create_redis_session_store
+from a2a_session_manager.storage.base import EventRow, SessionStore
+
+__all__ = ["RedisSessionStore", "create_redis_session_store"]
+
+T = TypeVar("T")
+
+_NEVER_DECODE = "NEVER_DECODE"
+"""redis-py's per-command option to return raw bytes whatever the client's decode setting."""
+_FORBIDDEN_PREFIX_CHARS = frozenset("*?[]{}\\^")
+_GLOB_CHARS = "\\*?[]"
+_HIGH = b"\xff"
+"""Sorts after every byte of a record key (keys are ASCII), to bound a prefix range."""
+
+
+# ============================================================================ scripts
+# Shared Lua prelude. KEYS[1..4] are the session's h, e, i, k keys in every writing
+# script; ARGV[1] is the key base "P{S}:" (record keys are derived from it: they share
+# the hash tag, hence the slot), ARGV[2] the TTL in seconds (0: none).
+_PRELUDE = """
+local function bad(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply('A2A_WRONGTYPE ' .. key .. ' ' .. t .. ' ' .. want)
+  end
+  return nil
+end
+local function touch(base, ttl)
+  if ttl <= 0 then return end
+  for n = 1, 4 do redis.call('EXPIRE', KEYS[n], ttl) end
+  for _, kind in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    redis.call('EXPIRE', base .. 'r:' .. kind, ttl)
+    redis.call('EXPIRE', base .. 'z:' .. kind, ttl)
+  end
+end
+"""
+
+_APPEND = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[1], 'string') or bad(KEYS[2], 'list') or bad(KEYS[3], 'hash') or bad(KEYS[4], 'set')
+if err then return err end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[3]) end
+local n = redis.call('LLEN', KEYS[2])
+local added = 0
+for j = 4, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[3], ARGV[j], n + added) == 1 then
+    redis.call('RPUSH', KEYS[2], ARGV[j + 1])
+    added = added + 1
+  end
+end
+touch(ARGV[1], tonumber(ARGV[2]))
+return added
+"""
+)
+
+_WRITE_HEADER = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[1], 'string') or bad(KEYS[4], 'set')
+if err then return err end
+redis.call('SET', KEYS[1], ARGV[3])
+touch(ARGV[1], tonumber(ARGV[2]))
+return 1
+"""
+)
+
+_REPLACE = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[1], 'string') or bad(KEYS[2], 'list') or bad(KEYS[3], 'hash') or bad(KEYS[4], 'set')
+if err then return err end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[3]) end
+redis.call('DEL', KEYS[2], KEYS[3])
+local n = 0
+for j = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[3], ARGV[j], n)
+  redis.call('RPUSH', KEYS[2], ARGV[j + 1])
+  n = n + 1
+end
+touch(ARGV[1], tonumber(ARGV[2]))
+return n
+"""
+)
+
+_DELETE = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[4], 'set')
+if err then return err end
+local existed = redis.call('EXISTS', KEYS[1])
+for _, kind in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  redis.call('DEL', ARGV[1] .. 'r:' .. kind, ARGV[1] .. 'z:' .. kind)
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return existed
+"""
+)
+
+# KEYS: h e i k r z; ARGV: base ttl header-or-empty kind (key value)...
+_PUT_RECORDS = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[1], 'string') or bad(KEYS[4], 'set') or bad(KEYS[5], 'hash') or bad(KEYS[6], 'zset')
+if err then return err end
+if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[3]) end
+for j = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[5], ARGV[j], ARGV[j + 1])
+  redis.call('ZADD', KEYS[6], 0, ARGV[j])
+end
+redis.call('SADD', KEYS[4], ARGV[4])
+touch(ARGV[1], tonumber(ARGV[2]))
+return 1
+"""
+)
+
+# KEYS: k r z; ARGV: kind mode ('all' | 'keys') key...
+_DELETE_RECORDS = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[1], 'set') or bad(KEYS[2], 'hash') or bad(KEYS[3], 'zset')
+if err then return err end
+if ARGV[2] == 'all' then
+  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('SREM', KEYS[1], ARGV[1])
+else
+  for j = 3, #ARGV do
+    redis.call('HDEL', KEYS[2], ARGV[j])
+    redis.call('ZREM', KEYS[3], ARGV[j])
+  end
+end
+return 1
+"""
+)
+
+# KEYS: r z; ARGV: min max reverse('1'|'0') limit(-1: all). Returns key, value, key, value...
+_LIST_RECORDS = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[1], 'hash') or bad(KEYS[2], 'zset')
+if err then return err end
+local ks
+if ARGV[3] == '1' then
+  ks = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[2], ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
+else
+  ks = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+end
+local out = {}
+for _, key in ipairs(ks) do
+  local v = redis.call('HGET', KEYS[1], key)
+  if v then out[#out + 1] = key; out[#out + 1] = v end
+end
+return out
+"""
+)
+
+# KEYS: e; ARGV: start (negative). Returns {length, lines}: one atomic read for "last n".
+_READ_TAIL = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[1], 'list')
+if err then return err end
+return {redis.call('LLEN', KEYS[1]), redis.call('LRANGE', KEYS[1], ARGV[1], -1)}
+"""
+)
+
+# KEYS: h e r(_run) z(_run) z(_child). Returns {} or {header, lines, {run key, value...}, child keys}.
+_READ_SESSION = (
+    _PRELUDE
+    + """
+local err = bad(KEYS[1], 'string') or bad(KEYS[2], 'list') or bad(KEYS[3], 'hash')
+  or bad(KEYS[4], 'zset') or bad(KEYS[5], 'zset')
+if err then return err end
+local header = redis.call('GET', KEYS[1])
+if not header then return {} end
+local runs = {}
+for _, key in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  local v = redis.call('HGET', KEYS[3], key)
+  if v then runs[#runs + 1] = key; runs[#runs + 1] = v end
+end
+return {header, redis.call('LRANGE', KEYS[2], 0, -1), runs, redis.call('ZRANGE', KEYS[5], 0, -1)}
+"""
+)
+
+
+@dataclass(frozen=True)
+class _Script:
+    source: str
+    sha: str
+
+    @classmethod
+    def of(cls, source: str) -> _Script:
+        # SHA1 is what EVALSHA names a script by; this is not a security use.
+        return cls(source, hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest())
+
+
+_S_APPEND = _Script.of(_APPEND)
+_S_WRITE_HEADER = _Script.of(_WRITE_HEADER)
+_S_REPLACE = _Script.of(_REPLACE)
+_S_DELETE = _Script.of(_DELETE)
+_S_PUT_RECORDS = _Script.of(_PUT_RECORDS)
+_S_DELETE_RECORDS = _Script.of(_DELETE_RECORDS)
+_S_LIST_RECORDS = _Script.of(_LIST_RECORDS)
+_S_READ_TAIL = _Script.of(_READ_TAIL)
+_S_READ_SESSION = _Script.of(_READ_SESSION)
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One round trip: a script (EVALSHA) or one command, and how to read its reply."""
+
+    sid: str
+    keys: tuple[str, ...]
+    args: tuple[str | bytes | int, ...]
+    parse: Callable[[Any], T]
+    script: _Script | None = None
+    command: str = ""
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in _GLOB_CHARS else c for c in text)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw if isinstance(raw, str) else raw.decode("utf-8")
+
+
+def _bytes(raw: bytes | str) -> bytes:
+    return raw if isinstance(raw, bytes) else raw.encode("utf-8")
+
+
+def _redact(url: str) -> str:
+    """The URL without its password (for messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return parts._replace(netloc=user + host).geturl()
+
+
+def _client_address(client: Any) -> str:
+    try:
+        kwargs = client.connection_pool.connection_kwargs
+    except AttributeError:
+        return f"the given {type(client).__name__}"
+    if kwargs.get("path"):
+        return f"unix:{kwargs['path']}"
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
+def check_key_prefix(key_prefix: object) -> str:
+    """Validate a Redis key prefix.
+
+    Args:
+        key_prefix: The candidate prefix.
+
+    Returns:
+        The prefix, unchanged.
+
+    Raises:
+        ValueError: It is not a string of at most 200 printable characters without
+            glob (``* ? [ ] \\ ^``) or hash-tag (``{ }``) characters or whitespace.
+    """
+    if not isinstance(key_prefix, str):
+        raise ValueError(f"key_prefix must be a str, not {type(key_prefix).__name__}")
+    bad = sorted({c for c in key_prefix if c in _FORBIDDEN_PREFIX_CHARS or not c.isprintable() or c.isspace()})
+    if bad or len(key_prefix) > 200:
+        why = f"characters {''.join(bad)!r} are not allowed" if bad else "it is longer than 200 characters"
+        raise ValueError(
+            f"invalid key_prefix {key_prefix!r}: {why}; use letters, digits and separators such as ':' "
+            "(no glob characters * ? [ ] \\ ^, no hash-tag braces { }, no whitespace)"
+        )
+    return key_prefix
+
+
+class RedisSessionStore(SessionStore):
+    """Sessions in Redis: one list per session for events, one Lua script per write.
+
+    Each write (append, save, run upsert, record write, replace, delete) is one round trip
+    and atomic on the server, so concurrent writers lose nothing. Acknowledged writes are
+    on the server; whether they survive a server crash is the server's ``appendonly`` /
+    ``appendfsync`` setting. Nothing is cached in the process: every read asks the server.
+
+    Args:
+        host: Server host (ignored when ``url`` or ``client`` is given).
+        port: Server port.
+        db: Database number.
+        key_prefix: Prefix of every key (no glob or ``{}`` characters).
+        expiration_seconds: TTL of a whole session (every key), refreshed on every write.
+        password: Server password.
+        ssl: Connect with TLS.
+        url: ``redis://[[user]:password@]host:port/db``, ``rediss://`` or ``unix://`` URL,
+            instead of host/port/db/password/ssl.
+        client: An existing ``redis.Redis`` (or ``RedisCluster``) for the sync methods; it
+            may use ``decode_responses=True``. The store never closes it. Without
+            ``async_client``, the async methods run this client in a worker thread.
+        async_client: An existing ``redis.asyncio.Redis`` for the async methods (never
+            closed by the store). Without ``client``, the sync methods connect with the
+            host/port/url settings.
+        socket_timeout: Seconds to connect or wait for a reply before raising
+            ``StoreUnavailableError``.
+
+    Raises:
+        MissingDependencyError: redis-py is not installed.
+        ValueError: An argument is invalid (the message names it).
+    """
+
+    _async_native = True
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        port: int = 6379,
+        db: int = 0,
+        key_prefix: str = "session:",
+        expiration_seconds: int | None = None,
+        *,
+        password: str | None = None,
+        ssl: bool = False,
+        url: str | None = None,
+        client: Any = None,
+        async_client: Any = None,
+        socket_timeout: float = 5.0,
+    ) -> None:
+        redis = require("redis", extra="redis", feature="RedisSessionStore")
+        RedisSessionStore._driver_errors = (redis.exceptions.RedisError, OSError)
+        super().__init__(expiration_seconds=expiration_seconds)
+        self.key_prefix = check_key_prefix(key_prefix)
+        if not isinstance(socket_timeout, (int, float)) or isinstance(socket_timeout, bool) or socket_timeout <= 0:
+            raise ValueError(f"socket_timeout must be a positive number of seconds, not {socket_timeout!r}")
+        if url is not None and (not isinstance(url, str) or "://" not in url):
+            raise ValueError(f"url must be a redis://, rediss:// or unix:// URL, not {url!r}")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise ValueError(f"port must be an int from 1 to 65535, not {port!r}")
+        if not isinstance(db, int) or isinstance(db, bool) or db < 0:
+            raise ValueError(f"db must be a non-negative int, not {db!r}")
+        self._redis = redis
+        self._host, self._port, self._db = host, port, db
+        self._password, self._ssl, self._url = password, ssl, url
+        self._socket_timeout = float(socket_timeout)
+        self._given_client = client
+        self._given_async = async_client
+        self._client: Any = client
+        self._client_lock = threading.Lock()
+        # Async clients are bound to the event loop they were created in: one per loop.
+        self._aclients: dict[int, tuple[asyncio.AbstractEventLoop, Any, AsyncGenerator[None, None]]] = {}
+        if client is not None:
+            self._address = _client_address(client)
+        elif url is not None:
+            self._address = _redact(url)
+        else:
+            self._address = f"{host}:{port}"
+
+    def __repr__(self) -> str:
+        return f"RedisSessionStore({self._address!r}, key_prefix={self.key_prefix!r})"
+
+    # ============================================================== keys
+    def _base(self, sid: str) -> str:
+        return f"{self.key_prefix}{{{sid}}}:"
+
+    def _session_keys(self, sid: str) -> tuple[str, str, str, str]:
+        base = self._base(sid)
+        return base + "h", base + "e", base + "i", base + "k"
+
+    def _ttl(self) -> int:
+        return self.expiration_seconds or 0
+
+    def _where(self, sid: str, seq: int | None = None) -> str:
+        if seq is None:
+            return f"Redis keys {self._base(sid) + '*'!r}"
+        return f"Redis key {self._base(sid) + 'e'!r} item {seq}"
+
+    # ============================================================= clients
+    def _retry(self, retry_class: Any) -> Any:
+        # One quick retry on a dropped connection (a restarted server, a stale pooled
+        # socket); none on timeouts, so an unreachable server fails within socket_timeout.
+        # Retrying is safe: every write is idempotent (event ids, record keys, SET, DEL).
+        backoff = self._redis.backoff.ExponentialBackoff(cap=0.1, base=0.01)
+        return retry_class(backoff, 1, supported_errors=(self._redis.exceptions.ConnectionError,))
+
+    def _connect_kwargs(self, retry_class: Any) -> dict[str, Any]:
+        return {
+            "socket_timeout": self._socket_timeout,
+            "socket_connect_timeout": self._socket_timeout,
+            "retry": self._retry(retry_class),
+        }
+
+    def _sync(self) -> Any:
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    kwargs = self._connect_kwargs(self._redis.retry.Retry)
+                    cls = self._redis.Redis
+                    if self._url is not None:
+                        self._client = cls.from_url(self._url, **kwargs)
+                    else:
+                        self._client = cls(
+                            host=self._host,
+                            port=self._port,
+                            db=self._db,
+                            password=self._password,
+                            ssl=self._ssl,
+                            **kwargs,
+                        )
+                client = self._client
+        return client
+
+    async def _async(self) -> Any | None:
+        """The async client for the running loop, or None to run the sync client in a thread."""
+        if self._given_async is not None:
+            return self._given_async
+        if self._given_client is not None:
+            return None
+        loop = asyncio.get_running_loop()
+        entry = self._aclients.get(id(loop))
+        if entry is not None and entry[0] is loop:
+            return entry[1]
+        aredis = require("redis.asyncio", extra="redis", feature="RedisSessionStore")
+        kwargs = self._connect_kwargs(require("redis.asyncio.retry", extra="redis", feature="RedisSessionStore").Retry)
+        if self._url is not None:
+            client = aredis.Redis.from_url(self._url, **kwargs)
+        else:
+            client = aredis.Redis(
+                host=self._host, port=self._port, db=self._db, password=self._password, ssl=self._ssl, **kwargs
+            )
+        # asyncio.run() (and asyncio.Runner) close every started async generator of the loop
+        # before closing it; this one closes the client then, so no socket outlives its loop.
+        guard = self._close_with_loop(client)
+        await guard.__anext__()
+        with self._client_lock:
+            for key, (other, _, _) in list(self._aclients.items()):
+                if other.is_closed():
+                    del self._aclients[key]
+            self._aclients[id(loop)] = (loop, client, guard)
+        return client
+
+    @staticmethod
+    async def _close_with_loop(client: Any) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    def close(self) -> None:
+        """Close the connections this store opened (clients passed in stay open).
+
+        Async clients of a running event loop are closed by ``aclose`` or when their loop
+        ends. The store can be used again after.
+        """
+        with self._client_lock:
+            client, self._client = self._client, self._given_client
+            for key, (loop, _, _) in list(self._aclients.items()):
+                if loop.is_closed():
+                    del self._aclients[key]
+        if client is not None and client is not self._given_client:
+            client.close()
+
+    async def aclose(self) -> None:
+        """Async twin of `close`: also closes this event loop's async client."""
+        entry = None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - always called from a coroutine
+            loop = None
+        with self._client_lock:
+            if loop is not None and (found := self._aclients.get(id(loop))) is not None and found[0] is loop:
+                entry = self._aclients.pop(id(loop))
+        if entry is not None:
+            await entry[2].aclose()
+        self.close()
+
+    # ============================================================== errors
+    def _wrap_error(self, exc: BaseException, sid: str | None) -> SessionManagerError:
+        errors = self._redis.exceptions
+        where = f"session {sid!r}: " if sid else ""
+        if isinstance(exc, (errors.ConnectionError, errors.TimeoutError, OSError)):
+            return StoreUnavailableError(
+                f"{where}Redis server at {self._address} is unavailable ({type(exc).__name__}: {exc}); "
+                f"check that it runs and is reachable (socket_timeout={self._socket_timeout:g}s)",
+                session_id=sid,
+            )
+        return super()._wrap_error(exc, sid)
+
+    def _response_error(self, call: _Call[Any], exc: Exception) -> Exception:
+        """A typed error for a key holding a value this store did not write; else ``exc``."""
+        text = str(exc)
+        if text.startswith("A2A_WRONGTYPE "):
+            _, key, found, want = [*text.split(), "?", "?", "?"][:4]
+        elif text.startswith("WRONGTYPE") and call.keys:
+            key, found, want = call.keys[0], "value of another type", "value this store writes"
+        else:
+            return exc
+        return CorruptSessionError(
+            f"session {call.sid!r}: Redis key {key!r} holds a {found}, not the {want} this store keeps "
+            "there (another program uses this key?); nothing was changed. Delete or rename that key, "
+            "or use another key_prefix",
+            session_id=call.sid,
+        )
+
+    # ============================================================ execution
+    def _do(self, call: _Call[T]) -> T:
+        client = self._sync()
+        never: dict[str, Any] = {_NEVER_DECODE: []}
+        try:
+            if call.script is None:
+                raw = client.execute_command(call.command, *call.keys, *call.args, **never)
+            else:
+                n, s = len(call.keys), call.script
+                try:
+                    raw = client.execute_command("EVALSHA", s.sha, n, *call.keys, *call.args, **never)
+                except self._redis.exceptions.NoScriptError:
+                    # The server's script cache is empty (new or restarted): EVAL also fills it.
+                    raw = client.execute_command("EVAL", s.source, n, *call.keys, *call.args, **{_NEVER_DECODE: []})
+        except self._redis.exceptions.ResponseError as exc:
+            typed = self._response_error(call, exc)
+            if typed is exc:
+                raise
+            raise typed from exc
+        return call.parse(raw)
+
+    async def _ado(self, call: _Call[T]) -> T:
+        client = await self._async()
+        if client is None:
+            return await asyncio.to_thread(self._do, call)
+        never: dict[str, Any] = {_NEVER_DECODE: []}
+        try:
+            if call.script is None:
+                raw = await client.execute_command(call.command, *call.keys, *call.args, **never)
+            else:
+                n, s = len(call.keys), call.script
+                try:
+                    raw = await client.execute_command("EVALSHA", s.sha, n, *call.keys, *call.args, **never)
+                except self._redis.exceptions.NoScriptError:
+                    raw = await client.execute_command(
+                        "EVAL", s.source, n, *call.keys, *call.args, **{_NEVER_DECODE: []}
+                    )
+        except self._redis.exceptions.ResponseError as exc:
+            typed = self._response_error(call, exc)
+            if typed is exc:
+                raise
+            raise typed from exc
+        return call.parse(raw)
+
+    # ============================================================== decoding
+    def _line(self, sid: str, seq: int, raw: bytes | str) -> str:
+        try:
+            return _text(raw)
+        except UnicodeDecodeError as exc:
+            raise CorruptSessionError(
+                f"session {sid!r}: {self._where(sid, seq)} is not UTF-8 text; repair or delete it",
+                session_id=sid,
+            ) from exc
+
+    def _header(self, sid: str, raw: bytes | str | None) -> str | None:
+        if raw is None:
+            return None
+        try:
+            return _text(raw)
+        except UnicodeDecodeError as exc:
+            raise CorruptSessionError(
+                f"session {sid!r}: Redis key {self._base(sid) + 'h'!r} is not UTF-8 text; repair or delete it",
+                session_id=sid,
+            ) from exc
+
+    def _rows(self, sid: str, first: int, raw: Sequence[bytes | str]) -> list[EventRow]:
+        return [(first + n, self._line(sid, first + n, line)) for n, line in enumerate(raw)]
+
+    @staticmethod
+    def _pairs(raw: Sequence[bytes | str]) -> list[tuple[str, bytes]]:
+        return [(_text(raw[n]), _bytes(raw[n + 1])) for n in range(0, len(raw), 2)]
+
+    # ================================================================ plans
+    def _plan_read_header(self, sid: str) -> _Call[str | None]:
+        return _Call(sid, (self._base(sid) + "h",), (), lambda raw: self._header(sid, raw), command="GET")
+
+    def _plan_write_header(self, sid: str, header: str) -> _Call[None]:
+        args = (self._base(sid), self._ttl(), header)
+        return _Call(sid, self._session_keys(sid), args, lambda raw: None, _S_WRITE_HEADER)
+
+    def _plan_append(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> _Call[int]:
+        args: list[str | int] = [self._base(sid), self._ttl(), header_if_new]
+        for event_id, line in items:
+            args += (event_id, line)
+        return _Call(sid, self._session_keys(sid), tuple(args), int, _S_APPEND)
+
+    def _plan_read_events(self, sid: str, start: int, end: int | None) -> _Call[list[EventRow]]:
+        key = self._base(sid) + "e"
+        if start >= 0:
+            stop = -1 if end is None else end - 1
+            return _Call(sid, (key,), (start, stop), lambda raw: self._rows(sid, start, raw), command="LRANGE")
+
+        def parse(raw: list[Any]) -> list[EventRow]:
+            length, lines = int(raw[0]), raw[1]
+            first = max(length + start, 0)
+            rows = self._rows(sid, first, lines)
+            return rows if end is None else [r for r in rows if r[0] < end]
+
+        return _Call(sid, (key,), (start,), parse, _S_READ_TAIL)
+
+    def _plan_count_events(self, sid: str) -> _Call[int]:
+        return _Call(sid, (self._base(sid) + "e",), (), int, command="LLEN")
+
+    def _plan_replace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> _Call[None]:
+        args: list[str | int] = [self._base(sid), self._ttl(), header_if_new]
+        for event_id, line in items:
+            args += (event_id, line)
+        return _Call(sid, self._session_keys(sid), tuple(args), lambda raw: None, _S_REPLACE)
+
+    def _plan_delete(self, sid: str) -> _Call[bool]:
+        return _Call(sid, self._session_keys(sid), (self._base(sid),), lambda raw: bool(int(raw)), _S_DELETE)
+
+    def _plan_put_records(
+        self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None
+    ) -> _Call[None]:
+        base = self._base(sid)
+        keys = (*self._session_keys(sid), f"{base}r:{kind}", f"{base}z:{kind}")
+        args: list[str | bytes | int] = [base, self._ttl(), header_if_new or "", kind]
+        for key, value in items:
+            args += (key, value)
+        return _Call(sid, keys, tuple(args), lambda raw: None, _S_PUT_RECORDS)
+
+    def _plan_get_record(self, sid: str, kind: str, key: str) -> _Call[bytes | None]:
+        def parse(raw: bytes | str | None) -> bytes | None:
+            return raw.encode() if isinstance(raw, str) else raw
+
+        return _Call(sid, (f"{self._base(sid)}r:{kind}",), (key,), parse, command="HGET")
+
+    def _plan_list_records(
+        self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
+    ) -> _Call[list[tuple[str, bytes]]]:
+        base = self._base(sid)
+        low = b"[" + prefix.encode() if prefix else b"-"
+        # Exclusive upper bound: the smaller of "past every key with this prefix" and `before`.
+        bounds = [prefix.encode() + _HIGH] if prefix else []
+        if before is not None:
+            bounds.append(before.encode())
+        high = b"(" + min(bounds) if bounds else b"+"
+        args = (low, high, "1" if reverse else "0", -1 if limit is None else limit)
+        return _Call(sid, (f"{base}r:{kind}", f"{base}z:{kind}"), args, self._pairs, _S_LIST_RECORDS)
+
+    def _plan_delete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> _Call[None]:
+        base = self._base(sid)
+        call_keys = (base + "k", f"{base}r:{kind}", f"{base}z:{kind}")
+        args = (kind, "all") if keys is None else (kind, "keys", *keys)
+        return _Call(sid, call_keys, args, lambda raw: None, _S_DELETE_RECORDS)
+
+    def _plan_read_session(
+        self, sid: str
+    ) -> _Call[tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]]:
+        base = self._base(sid)
+        keys = (
+            base + "h",
+            base + "e",
+            f"{base}r:{codec.RUN_KIND}",
+            f"{base}z:{codec.RUN_KIND}",
+            f"{base}z:{codec.CHILD_KIND}",
+        )
+
+        def parse(raw: list[Any]) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
+            if not raw:
+                return None, [], [], []
+            header, lines, runs, children = raw
+            return self._header(sid, header), self._rows(sid, 0, lines), self._pairs(runs), [_text(c) for c in children]
+
+        return _Call(sid, keys, (), parse, _S_READ_SESSION)
+
+    # ======================================================= sync primitives
+    def _read_header(self, sid: str) -> str | None:
+        return self._do(self._plan_read_header(sid))
+
+    def _write_header(self, sid: str, header: str) -> None:
+        self._do(self._plan_write_header(sid, header))
+
+    def _append(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> int:
+        return self._do(self._plan_append(sid, items, header_if_new))
+
+    def _read_events(self, sid: str, start: int, end: int | None) -> list[EventRow]:
+        if end is not None and end <= max(start, 0):
+            return []
+        return self._do(self._plan_read_events(sid, start, end))
+
+    def _count_events(self, sid: str) -> int:
+        return self._do(self._plan_count_events(sid))
+
+    def _replace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
+        self._do(self._plan_replace_events(sid, items, header_if_new))
+
+    def _delete(self, sid: str) -> bool:
+        return self._do(self._plan_delete(sid))
+
+    def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
+        self._do(self._plan_put_records(sid, kind, items, header_if_new))
+
+    def _get_record(self, sid: str, kind: str, key: str) -> bytes | None:
+        return self._do(self._plan_get_record(sid, kind, key))
+
+    def _list_records(
+        self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
+    ) -> list[tuple[str, bytes]]:
+        if limit == 0:
+            return []
+        return self._do(self._plan_list_records(sid, kind, prefix, before, limit, reverse))
+
+    def _delete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> None:
+        if keys is not None and not keys:
+            return
+        self._do(self._plan_delete_records(sid, kind, keys))
+
+    def _read_session(self, sid: str) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
+        return self._do(self._plan_read_session(sid))
+
+    def _scan_pattern(self, prefix: str) -> str:
+        return f"{_glob_escape(self.key_prefix)}{{{_glob_escape(prefix)}*}}:h"
+
+    def _scan_ids(self, keys: set[str]) -> list[str]:
+        head, tail = len(self.key_prefix) + 1, len("}:h")
+        found = set()
+        for key in keys:
+            sid = key[head:-tail]
+            # A key we did not write (e.g. "P{a}b}:h") is not a session of this store.
+            if sid and "{" not in sid and "}" not in sid:
+                found.add(sid)
+        return sorted(found)
+
+    def _scan(self, prefix: str) -> list[str]:
+        # SCAN walks the keyspace in small steps and never blocks the server as KEYS does.
+        client = self._sync()
+        keys = {_text(k) for k in client.scan_iter(match=self._scan_pattern(prefix), count=1000)}
+        return self._scan_ids(keys)
+
+    # ====================================================== async primitives
+    async def _aread_header(self, sid: str) -> str | None:
+        return await self._ado(self._plan_read_header(sid))
+
+    async def _awrite_header(self, sid: str, header: str) -> None:
+        await self._ado(self._plan_write_header(sid, header))
+
+    async def _aappend(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> int:
+        return await self._ado(self._plan_append(sid, items, header_if_new))
+
+    async def _aread_events(self, sid: str, start: int, end: int | None) -> list[EventRow]:
+        if end is not None and end <= max(start, 0):
+            return []
+        return await self._ado(self._plan_read_events(sid, start, end))
+
+    async def _acount_events(self, sid: str) -> int:
+        return await self._ado(self._plan_count_events(sid))
+
+    async def _areplace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
+        await self._ado(self._plan_replace_events(sid, items, header_if_new))
+
+    async def _adelete(self, sid: str) -> bool:
+        return await self._ado(self._plan_delete(sid))
+
+    async def _aput_records(
+        self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None
+    ) -> None:
+        await self._ado(self._plan_put_records(sid, kind, items, header_if_new))
+
+    async def _aget_record(self, sid: str, kind: str, key: str) -> bytes | None:
+        return await self._ado(self._plan_get_record(sid, kind, key))
+
+    async def _alist_records(
+        self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
+    ) -> list[tuple[str, bytes]]:
+        if limit == 0:
+            return []
+        return await self._ado(self._plan_list_records(sid, kind, prefix, before, limit, reverse))
+
+    async def _adelete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> None:
+        if keys is not None and not keys:
+            return
+        await self._ado(self._plan_delete_records(sid, kind, keys))
+
+    async def _aread_session(self, sid: str) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
+        return await self._ado(self._plan_read_session(sid))
+
+    async def _ascan(self, prefix: str) -> list[str]:
+        client = await self._async()
+        if client is None:
+            return await asyncio.to_thread(self._scan, prefix)
+        keys = {_text(k) async for k in client.scan_iter(match=self._scan_pattern(prefix), count=1000)}
+        return self._scan_ids(keys)
