@@ -1,0 +1,354 @@
+"""Redis-specific behaviour of RedisSessionStore (the shared promises live in test_conformance).
+
+Every test runs against the real server of the ``redis_url`` fixture, under a fresh key
+prefix whose keys it deletes afterwards; nothing is ever flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+redis = pytest.importorskip("redis")
+
+from redis.crc import key_slot  # noqa: E402
+
+from a2a_session_manager.exceptions import CorruptSessionError, StoreUnavailableError  # noqa: E402
+from a2a_session_manager.models.event_source import EventSource  # noqa: E402
+from a2a_session_manager.models.session import Session  # noqa: E402
+from a2a_session_manager.models.session_event import SessionEvent  # noqa: E402
+from a2a_session_manager.models.session_run import SessionRun  # noqa: E402
+from a2a_session_manager.storage import create_session_store  # noqa: E402
+from a2a_session_manager.storage.providers.redis import (  # noqa: E402
+    RedisSessionStore,
+    create_redis_session_store,
+)
+
+
+def _event(text: str) -> SessionEvent:
+    return SessionEvent(message=text, source=EventSource.USER)
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key prefix; its keys are deleted after the test."""
+    value = f"t-redis-{uuid.uuid4().hex[:10]}:"
+    yield value
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=value + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[Any]:
+    """A plain redis-py client on the test server, to look at what the store wrote."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make(redis_url: str, prefix: str) -> Iterator[Callable[..., RedisSessionStore]]:
+    """Build stores on the test server under the test's prefix (closed afterwards)."""
+    made: list[RedisSessionStore] = []
+
+    def build(**options: Any) -> RedisSessionStore:
+        options.setdefault("key_prefix", prefix)
+        if "client" not in options and "host" not in options:
+            options.setdefault("url", redis_url)
+        store = RedisSessionStore(**options)
+        made.append(store)
+        return store
+
+    yield build
+    for store in made:
+        store.close()
+
+
+def _keys(raw: Any, prefix: str) -> list[bytes]:
+    return sorted(raw.scan_iter(match=prefix + "*", count=1000))
+
+
+def _fill(store: RedisSessionStore, sid: str) -> None:
+    """A session with every kind of key: header, events, a run, a child link, records."""
+    store.save(Session(id=sid))
+    store.append_event(sid, _event("hello"))
+    store.upsert_run(sid, SessionRun())
+    store.save(Session(id=sid + "-child", parent_id=sid))
+    store.put_record(sid, "checkpoint", "c1", b"\x00\xff")
+
+
+def _commandstats(raw: Any) -> dict[str, int]:
+    return {name: int(stats["calls"]) for name, stats in raw.info("commandstats").items()}
+
+
+def _unused_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ================================================================== key layout
+def test_every_key_of_a_session_carries_its_hash_tag_and_shares_one_cluster_slot(
+    make: Callable[..., RedisSessionStore], raw: Any, prefix: str
+) -> None:
+    store = make()
+    _fill(store, "alpha")
+    _fill(store, "beta")
+
+    by_session: dict[str, list[bytes]] = {}
+    for key in _keys(raw, prefix):
+        tag = key[len(prefix) :].split(b"}")[0]
+        assert tag.startswith(b"{"), key
+        by_session.setdefault(tag[1:].decode(), []).append(key)
+
+    assert set(by_session) == {"alpha", "beta", "alpha-child", "beta-child"}
+    # The parent's keys include its child index: links live on the parent's own keys.
+    assert any(b":r:_child" in k for k in by_session["alpha"])
+    for sid, keys in by_session.items():
+        assert all(f"{{{sid}}}".encode() in k for k in keys)
+        assert len({key_slot(k) for k in keys}) == 1, (sid, keys)
+
+
+@pytest.mark.parametrize("bad", ["sess*", "a?b:", "x[1]:", "{tag}:", "back\\slash", "with space:"])
+def test_key_prefix_with_glob_brace_or_space_characters_is_refused(bad: str, redis_url: str) -> None:
+    with pytest.raises(ValueError, match="key_prefix"):
+        RedisSessionStore(url=redis_url, key_prefix=bad)
+
+
+# ====================================================================== listing
+def test_list_sessions_walks_scan_and_never_calls_keys(
+    make: Callable[..., RedisSessionStore], raw: Any, prefix: str
+) -> None:
+    store = make()
+    for sid in ["b.2", "a:1", "a:2", "ab"]:
+        store.append_event(sid, _event("x"))
+    # A key under our prefix that this store did not write is not a session.
+    raw.set(prefix + "{a:9}:x", "not ours")
+    before = _commandstats(raw)
+
+    assert store.list_sessions() == ["a:1", "a:2", "ab", "b.2"]
+    assert store.list_sessions("a:") == ["a:1", "a:2"]
+    assert asyncio.run(store.alist_sessions("a")) == ["a:1", "a:2", "ab"]
+
+    after = _commandstats(raw)
+    assert after.get("cmdstat_keys", 0) == before.get("cmdstat_keys", 0)
+    assert after["cmdstat_scan"] > before.get("cmdstat_scan", 0)
+
+
+def test_list_sessions_ignores_sessions_of_a_longer_prefix(make: Callable[..., RedisSessionStore], prefix: str) -> None:
+    outer, inner = make(key_prefix=prefix), make(key_prefix=prefix + "inner:")
+    outer.append_event("mine", _event("x"))
+    inner.append_event("theirs", _event("x"))
+
+    assert outer.list_sessions() == ["mine"]
+    assert inner.list_sessions() == ["theirs"]
+
+
+# ========================================================================== TTL
+def test_ttl_is_set_on_every_key_of_a_session_and_refreshed_by_each_write(
+    make: Callable[..., RedisSessionStore], raw: Any, prefix: str
+) -> None:
+    store = make(expiration_seconds=1000)
+    _fill(store, "s1")
+    keys = [k for k in _keys(raw, prefix) if b"{s1}" in k]
+    assert len(keys) >= 8  # header, events, ids, kinds, runs, child links, records
+    assert all(0 < raw.ttl(k) <= 1000 for k in keys)
+
+    for write in (
+        lambda: store.append_event("s1", _event("again")),
+        lambda: store.put_record("s1", "checkpoint", "c2", b"v"),
+        lambda: store.upsert_run("s1", SessionRun()),
+        lambda: store.save(Session(id="s1")),
+        lambda: store.replace_events("s1", [_event("only")]),
+    ):
+        for k in keys:
+            raw.expire(k, 10)
+        write()
+        assert all(raw.ttl(k) > 10 for k in keys), [(k, raw.ttl(k)) for k in keys]
+
+
+def test_without_expiration_no_key_gets_a_ttl(make: Callable[..., RedisSessionStore], raw: Any, prefix: str) -> None:
+    _fill(make(), "s1")
+    assert all(raw.ttl(k) == -1 for k in _keys(raw, prefix))
+
+
+def test_delete_removes_every_key_of_the_session(make: Callable[..., RedisSessionStore], raw: Any, prefix: str) -> None:
+    store = make()
+    _fill(store, "s1")
+    assert store.delete("s1")
+    assert not [k for k in _keys(raw, prefix) if b"{s1}" in k]
+
+
+# ======================================================================= errors
+def test_unreachable_server_raises_store_unavailable_naming_the_address() -> None:
+    port = _unused_port()
+    store = RedisSessionStore(host="127.0.0.1", port=port, socket_timeout=2)
+    with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{port}") as info:
+        store.get("s1")
+    assert info.value.session_id == "s1"
+    with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{port}"):
+        asyncio.run(store.aappend_event("s1", _event("x")))
+    store.close()
+
+
+def test_unreachable_server_given_by_url_is_named_without_its_password() -> None:
+    port = _unused_port()
+    store = RedisSessionStore(url=f"redis://user:s3cret@127.0.0.1:{port}/0", socket_timeout=2)
+    with pytest.raises(StoreUnavailableError) as info:
+        store.list_sessions()
+    assert f"redis://user@127.0.0.1:{port}/0" in str(info.value)
+    assert "s3cret" not in str(info.value)
+    store.close()
+
+
+def test_a_key_of_the_wrong_type_raises_a_typed_error_naming_it_and_writes_nothing(
+    make: Callable[..., RedisSessionStore], raw: Any, prefix: str
+) -> None:
+    store = make()
+    header = prefix + "{s1}:h"
+    raw.rpush(header, "someone else's list")
+
+    with pytest.raises(CorruptSessionError, match=header.replace("{", r"\{").replace("}", r"\}")):
+        store.get("s1")
+    with pytest.raises(CorruptSessionError, match="s1"):
+        store.append_event("s1", _event("x"))
+    with pytest.raises(CorruptSessionError, match="s1"):
+        asyncio.run(store.aget("s1"))
+    assert raw.lrange(header, 0, -1) == [b"someone else's list"]
+    assert not raw.exists(prefix + "{s1}:e")
+
+
+# ====================================================================== clients
+def test_a_passed_in_client_with_decode_responses_works_and_stays_open(
+    make: Callable[..., RedisSessionStore], redis_url: str
+) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = make(client=client)
+    store.save(Session(id="s1"))
+    store.append_event("s1", _event("héllo"))
+    store.put_record("s1", "blob", "k", b"\xff\xfe\x00")
+    store.upsert_run("s1", SessionRun())
+
+    session = store.get("s1")
+    assert session is not None
+    assert [e.message for e in session.events] == ["héllo"]
+    assert len(session.runs) == 1
+    assert store.get_record("s1", "blob", "k") == b"\xff\xfe\x00"
+    assert store.list_records("s1", "blob") == [("k", b"\xff\xfe\x00")]
+    assert store.list_sessions() == ["s1"]
+    # Without an async client of its own, the async twins use the given client too.
+    assert [e.message for e in asyncio.run(store.aget_events("s1"))] == ["héllo"]
+
+    store.close()
+    assert client.ping()  # the store never closes a client it was given
+    client.close()
+
+
+def test_url_configuration_and_the_0_1_3_import_path(redis_url: str, raw: Any, prefix: str) -> None:
+    store = create_redis_session_store(url=redis_url, key_prefix=prefix)
+    assert isinstance(store, RedisSessionStore)
+    store.append_event("s1", _event("x"))
+    assert raw.llen(prefix + "{s1}:e") == 1
+    store.close()
+
+    by_url = create_session_store(f"{redis_url}?prefix={prefix}")
+    assert by_url.list_sessions() == ["s1"]
+    by_url.close()
+
+
+def test_host_and_port_configuration(redis_url: str, prefix: str, make: Callable[..., RedisSessionStore]) -> None:
+    parts = redis.connection.parse_url(redis_url)
+    store = make(host=parts.get("host", "127.0.0.1"), port=int(parts.get("port", 6379)), db=int(parts.get("db", 0)))
+    store.append_event("s1", _event("x"))
+    assert store.count_events("s1") == 1
+
+
+def test_no_in_process_cache_every_read_sees_other_writers(make: Callable[..., RedisSessionStore]) -> None:
+    writer, reader = make(), make()
+    writer.append_event("s1", _event("one"))
+    assert [e.message for e in reader.get_events("s1")] == ["one"]
+    writer.append_event("s1", _event("two"))
+    session = reader.get("s1")
+    assert session is not None and [e.message for e in session.events] == ["one", "two"]
+    writer.delete("s1")
+    assert reader.get("s1") is None
+
+
+# ================================================================= round trips
+class _CountingConnection(redis.Connection):  # type: ignore[misc]
+    """A real redis-py connection that counts the requests it sends (one per round trip)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def test_append_read_and_load_are_one_round_trip_each(make: Callable[..., RedisSessionStore], redis_url: str) -> None:
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=_CountingConnection)
+    client = redis.Redis(connection_pool=pool)
+    store = make(client=client, expiration_seconds=3600)
+    store.append_events("s1", [_event(str(n)) for n in range(500)])
+    store.put_record("s1", "r", "k", b"v")
+    store.get("s1")
+    store.get_events("s1", last_n=3)  # every script is now in the server's cache
+
+    def trips(action: Callable[[], object]) -> int:
+        start = _CountingConnection.sent
+        action()
+        return _CountingConnection.sent - start
+
+    assert trips(lambda: store.append_event("s1", _event("one more"))) == 1
+    assert trips(lambda: store.append_event("fresh", _event("first"))) == 1
+    assert trips(lambda: store.get("s1")) == 1
+    assert trips(lambda: store.get_events("s1", last_n=3)) == 1
+    assert trips(lambda: store.get_events("s1", start=10, end=20)) == 1
+    assert trips(lambda: store.put_record("s1", "r", "k2", b"v")) == 1
+    assert [e.seq for e in store.get_events("s1", last_n=2)] == [499, 500]
+    client.close()
+
+
+# ======================================================================== async
+class _NoThreads(ThreadPoolExecutor):
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an async twin ran blocking work in a thread")
+
+
+def test_async_twins_use_redis_asyncio_across_two_event_loops(make: Callable[..., RedisSessionStore]) -> None:
+    store = make(expiration_seconds=600)
+
+    async def turn(text: str) -> list[str]:
+        asyncio.get_running_loop().set_default_executor(_NoThreads())
+        await store.aappend_event("s1", _event(text))
+        await store.aupsert_run("s1", SessionRun())
+        session = await store.aget("s1")
+        assert session is not None
+        assert await store.alist_sessions() == ["s1"]
+        return [e.message for e in session.events]
+
+    assert asyncio.run(turn("first")) == ["first"]
+    # A second loop: the first loop's client was closed with it and must not be reused.
+    assert asyncio.run(turn("second")) == ["first", "second"]
+    gc.collect()  # an unclosed connection would warn (an error under filterwarnings) here
+
+
+async def test_async_twins_inside_a_test_loop_and_aclose(make: Callable[..., RedisSessionStore]) -> None:
+    store = make()
+    await store.aappend_events("s1", [_event("a"), _event("b")])
+    assert [e.message for e in await store.aget_events("s1", last_n=1)] == ["b"]
+    await store.aclose()
+    assert await store.acount_events("s1") == 2  # usable again after aclose
+    await store.aclose()
