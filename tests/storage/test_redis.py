@@ -18,8 +18,6 @@ import pytest
 
 redis = pytest.importorskip("redis")
 
-from redis.crc import key_slot  # noqa: E402
-
 from a2a_session_manager.exceptions import CorruptSessionError, StoreUnavailableError  # noqa: E402
 from a2a_session_manager.models.event_source import EventSource  # noqa: E402
 from a2a_session_manager.models.session import Session  # noqa: E402
@@ -30,6 +28,7 @@ from a2a_session_manager.storage.providers.redis import (  # noqa: E402
     RedisSessionStore,
     create_redis_session_store,
 )
+from redis.crc import key_slot  # noqa: E402
 
 
 def _event(text: str) -> SessionEvent:
