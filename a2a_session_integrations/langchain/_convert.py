@@ -1,0 +1,503 @@
+"""LangChain messages to and from neutral session events (pure functions, no I/O).
+
+The mapping every LangChain-facing adapter shares (the chat history, the callback
+handler, the agent middleware, and the LangGraph checkpointer built on them):
+
+==================  ============================================================
+LangChain           neutral event (API.md "The neutral event format")
+==================  ============================================================
+``HumanMessage``    MESSAGE, role ``user``
+``AIMessage``       MESSAGE, role ``assistant``; ``tool_calls`` become
+                    ``[{"id", "name", "arguments"}]``; ``usage_metadata``
+                    becomes the event's ``TokenUsage`` (origin ``"reported"``)
+``SystemMessage``   MESSAGE, role ``system``
+``ChatMessage``     MESSAGE with its role when it is a known one, else ``user``
+``ToolMessage``     TOOL_CALL, id ``tool:<tool_call_id>``, ``result`` = content
+                    (``error`` when ``status == "error"``), parent = the event of
+                    the AIMessage that asked for the call when it is known
+``FunctionMessage`` MESSAGE, role ``tool`` (legacy OpenAI functions)
+==================  ============================================================
+
+Chunks (``AIMessageChunk`` ...) are stored as their non-chunk type. The exact
+``message_to_dict`` form is kept in ``metadata["langchain"]`` so LangChain gets back
+an equal message; the neutral fields stay authoritative for every other reader, and
+events written without ``metadata["langchain"]`` (by the core, LlamaIndex, ...) are
+rebuilt from the neutral fields (``event_to_message``).
+
+Event ids: a message's ``id`` when it has one (so writing the same message twice
+stores it once), else a fresh uuid; the message itself is never modified, and a
+message stored without an id reads back without one, equal to what went in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from uuid import uuid4
+
+from a2a_session_manager.exceptions import InvalidSessionOperation
+from a2a_session_manager.messages import (
+    SOURCE_BY_ROLE,
+    event_role,
+    event_text,
+    event_tool_calls,
+    make_message_event,
+    make_tool_call_event,
+    tool_event_id,
+)
+from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.token_usage import TokenUsage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    BaseMessageChunk,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+    convert_to_openai_messages,
+    message_chunk_to_message,
+    message_to_dict,
+    messages_from_dict,
+)
+
+__all__ = [
+    "LANGCHAIN_KEY",
+    "event_id_for",
+    "event_to_message",
+    "events_to_messages",
+    "message_to_event",
+    "messages_to_events",
+    "model_name_of",
+    "neutral_content",
+    "to_plain_message",
+    "tool_calls_of",
+    "usage_from_llm_output",
+    "usage_from_message",
+]
+
+LANGCHAIN_KEY = "langchain"
+"""Key of ``SessionEvent.metadata`` holding the exact ``message_to_dict`` form."""
+
+_ROLE_BY_TYPE = {"human": "user", "ai": "assistant", "system": "system"}
+
+
+# ---------------------------------------------------------------------------- helpers
+def to_plain_message(message: BaseMessage) -> BaseMessage:
+    """Return the non-chunk form of a message (``AIMessageChunk`` → ``AIMessage``).
+
+    Args:
+        message: Any LangChain message.
+
+    Returns:
+        The message itself, or its non-chunk equivalent.
+    """
+    if isinstance(message, BaseMessageChunk):
+        return message_chunk_to_message(message)
+    return message
+
+
+def event_id_for(message: BaseMessage) -> str:
+    """Id of the event a message maps to (idempotency key shared by every writer).
+
+    A ToolMessage with a ``tool_call_id`` maps to ``tool:<tool_call_id>``; any other
+    message to its ``id``, or a fresh uuid when it has none.
+
+    Args:
+        message: The message.
+
+    Returns:
+        The event id.
+    """
+    if isinstance(message, ToolMessage) and message.tool_call_id:
+        return tool_event_id(message.tool_call_id)
+    return message.id or uuid4().hex
+
+
+def model_name_of(response_metadata: Mapping[str, Any] | None) -> str:
+    """Model name a provider reported in a message's ``response_metadata`` ("" when none).
+
+    Args:
+        response_metadata: ``AIMessage.response_metadata``.
+    """
+    if not response_metadata:
+        return ""
+    for key in ("model_name", "model", "model_id"):
+        value = response_metadata.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _usage_from_counts(
+    input_tokens: int, output_tokens: int, model: str, cached: int = 0, reasoning: int = 0
+) -> TokenUsage:
+    try:  # the core's own mapping, when this version of the core has it
+        from a2a_session_manager import usage as core_usage  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        core_usage = None
+    build = getattr(core_usage, "usage_from_langchain", None) if core_usage is not None else None
+    if build is not None:
+        usage = build(
+            {
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "total_tokens": input_tokens + output_tokens,
+                "input_token_details": {"cache_read": cached},
+                "output_token_details": {"reasoning": reasoning},
+            },
+            model=model,
+        )
+        if isinstance(usage, TokenUsage):
+            return usage
+    return TokenUsage(
+        prompt_tokens=input_tokens,
+        completion_tokens=output_tokens,
+        model=model,
+        origin="reported",
+        cached_prompt_tokens=min(cached, input_tokens),
+        reasoning_tokens=min(reasoning, output_tokens),
+    )
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0
+
+
+def usage_from_message(message: BaseMessage) -> TokenUsage | None:
+    """Provider-reported usage of an AI message as a ``TokenUsage`` (origin ``"reported"``).
+
+    Reads ``usage_metadata`` (``input_tokens``, ``output_tokens``, cache reads and
+    reasoning tokens) and the model name from ``response_metadata``; the cost comes
+    from the core's price table (None for a model without a price).
+
+    Args:
+        message: Any message; only AI messages carry usage.
+
+    Returns:
+        The usage, or None when the message reports none.
+    """
+    usage = getattr(message, "usage_metadata", None)
+    if not usage:
+        return None
+    details_in = usage.get("input_token_details") or {}
+    details_out = usage.get("output_token_details") or {}
+    return _usage_from_counts(
+        _int(usage.get("input_tokens")),
+        _int(usage.get("output_tokens")),
+        model_name_of(getattr(message, "response_metadata", None)),
+        cached=_int(details_in.get("cache_read")),
+        reasoning=_int(details_out.get("reasoning")),
+    )
+
+
+def usage_from_llm_output(llm_output: Mapping[str, Any] | None, model: str = "") -> TokenUsage | None:
+    """Usage from an ``LLMResult.llm_output`` (``token_usage`` in OpenAI's or LangChain's keys).
+
+    Args:
+        llm_output: The result's ``llm_output`` dict.
+        model: Model name to use when ``llm_output`` names none.
+
+    Returns:
+        The usage, or None when none is reported.
+    """
+    if not llm_output:
+        return None
+    raw = llm_output.get("token_usage") or llm_output.get("usage")
+    if not isinstance(raw, Mapping) or not raw:
+        return None
+    prompt = _int(raw.get("prompt_tokens", raw.get("input_tokens")))
+    completion = _int(raw.get("completion_tokens", raw.get("output_tokens")))
+    if not prompt and not completion:
+        return None
+    name = llm_output.get("model_name") or llm_output.get("model") or model
+    details = raw.get("prompt_tokens_details") or {}
+    out_details = raw.get("completion_tokens_details") or {}
+    return _usage_from_counts(
+        prompt,
+        completion,
+        name if isinstance(name, str) else model,
+        cached=_int(details.get("cached_tokens")) if isinstance(details, Mapping) else 0,
+        reasoning=_int(out_details.get("reasoning_tokens")) if isinstance(out_details, Mapping) else 0,
+    )
+
+
+def neutral_content(content: Any) -> Any:
+    """LangChain content as neutral content: a str, or a list of OpenAI content parts.
+
+    Plain strings in a list become text parts and LangChain's standard blocks
+    (``{"type": "image", "url" | "base64"}``) become OpenAI parts (data URLs for
+    inline data); other dicts pass through.
+
+    Args:
+        content: ``BaseMessage.content``.
+
+    Returns:
+        The neutral content.
+    """
+    if isinstance(content, str) or content is None:
+        return content or ""
+    if not isinstance(content, list):
+        return str(content)
+    rendered = convert_to_openai_messages([HumanMessage(content=content)], text_format="block")
+    if isinstance(rendered, list) and rendered and isinstance(rendered[0].get("content"), list):
+        return rendered[0]["content"]
+    return [p if isinstance(p, dict) else {"type": "text", "text": str(p)} for p in content]
+
+
+def _tool_result_text(content: Any) -> Any:
+    if isinstance(content, list):
+        return neutral_content(content)
+    return content
+
+
+def _lc_dict(message: BaseMessage) -> dict[str, Any]:
+    return message_to_dict(message)
+
+
+# ------------------------------------------------------------------------ to events
+def message_to_event(
+    message: BaseMessage,
+    *,
+    parent_event_id: str | None = None,
+    arguments: Mapping[str, Any] | None = None,
+    task_id: str | None = None,
+    event_id: str | None = None,
+    duration_ms: float | None = None,
+) -> SessionEvent:
+    """Map one LangChain message to a neutral session event.
+
+    Args:
+        message: The message (chunks are stored as their non-chunk type).
+        parent_event_id: For a ToolMessage: the event of the AI turn that asked for it.
+        arguments: For a ToolMessage: the arguments of the call (from the AI turn).
+        task_id: Run id to stamp on the event.
+        event_id: Use this id instead of ``event_id_for(message)``.
+        duration_ms: For a ToolMessage: how long the tool ran.
+
+    Returns:
+        The event, with the exact LangChain form in ``metadata["langchain"]``.
+
+    Raises:
+        InvalidSessionOperation: The message is a ``RemoveMessage`` (an instruction to
+            a LangGraph reducer, not a message to store) or of an unknown kind.
+    """
+    if isinstance(message, RemoveMessage):
+        raise InvalidSessionOperation(
+            f"RemoveMessage(id={message.id!r}) is an instruction for LangGraph's add_messages reducer, "
+            "not a message; use clear() or the store's replace_events to remove events"
+        )
+    if not isinstance(message, BaseMessage):
+        raise InvalidSessionOperation(f"expected a LangChain BaseMessage, got {type(message).__name__}")
+    plain = to_plain_message(message)
+    meta = {LANGCHAIN_KEY: _lc_dict(plain)}
+    eid = event_id or event_id_for(plain)
+
+    if isinstance(plain, ToolMessage) and plain.tool_call_id:
+        is_error = plain.status == "error"
+        result = _tool_result_text(plain.content)
+        return make_tool_call_event(
+            plain.name or "",
+            dict(arguments or {}),
+            plain.tool_call_id,
+            result=None if is_error else result,
+            error=(result if isinstance(result, str) else json.dumps(result)) if is_error else None,
+            parent_event_id=parent_event_id,
+            duration_ms=duration_ms,
+            task_id=task_id,
+            metadata=meta,
+        )
+    content = neutral_content(plain.content)
+    if isinstance(plain, AIMessage):
+        calls = [
+            {"id": c.get("id") or "", "name": c["name"], "arguments": c.get("args") or {}} for c in plain.tool_calls
+        ]
+        return make_message_event(
+            "assistant",
+            content,
+            tool_calls=calls or None,
+            name=plain.name,
+            event_id=eid,
+            token_usage=usage_from_message(plain),
+            task_id=task_id,
+            metadata=meta,
+        )
+    if isinstance(plain, (HumanMessage, SystemMessage)):
+        role = _ROLE_BY_TYPE[plain.type]
+    elif isinstance(plain, ChatMessage):
+        role = plain.role if plain.role in SOURCE_BY_ROLE and plain.role not in ("tool", "function") else "user"
+    elif isinstance(plain, (ToolMessage, FunctionMessage)):
+        role = "tool"
+    else:
+        raise InvalidSessionOperation(f"cannot store a LangChain message of type {type(plain).__name__}")
+    event = make_message_event(role, content, name=plain.name, event_id=eid, task_id=task_id, metadata=meta)
+    if role == "tool" and isinstance(plain, ToolMessage):
+        event.message["tool_call_id"] = plain.tool_call_id
+    return event
+
+
+def messages_to_events(
+    messages: Iterable[BaseMessage],
+    *,
+    task_id: str | None = None,
+    known_calls: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+) -> list[SessionEvent]:
+    """Map a sequence of messages to events, linking each ToolMessage to its AI turn.
+
+    Args:
+        messages: Messages in conversation order.
+        task_id: Run id to stamp on every event.
+        known_calls: Tool calls asked for before this batch: ``tool_call_id`` →
+            (event id of the AI turn, arguments). Calls found in the batch are added.
+
+    Returns:
+        One event per message, in the same order.
+    """
+    calls: dict[str, tuple[str, Mapping[str, Any]]] = dict(known_calls or {})
+    events: list[SessionEvent] = []
+    for message in messages:
+        plain = to_plain_message(message)
+        if isinstance(plain, ToolMessage) and plain.tool_call_id:
+            parent, args = calls.get(plain.tool_call_id, (None, {}))
+            event = message_to_event(plain, parent_event_id=parent, arguments=args, task_id=task_id)
+        else:
+            event = message_to_event(plain, task_id=task_id)
+            if isinstance(plain, AIMessage):
+                for call in plain.tool_calls:
+                    if call.get("id"):
+                        calls[str(call["id"])] = (event.id, call.get("args") or {})
+        events.append(event)
+    return events
+
+
+def tool_calls_of(events: Iterable[SessionEvent]) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """Tool calls asked for by assistant events: ``tool_call_id`` → (event id, arguments).
+
+    Args:
+        events: Events, e.g. the tail of a session.
+    """
+    out: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for event in events:
+        for call in event_tool_calls(event):
+            if call["id"]:
+                out[call["id"]] = (event.id, call["arguments"])
+    return out
+
+
+# ---------------------------------------------------------------------- from events
+def _from_stored(data: Any) -> BaseMessage | None:
+    if not isinstance(data, dict) or "type" not in data or "data" not in data:
+        return None
+    try:
+        return messages_from_dict([data])[0]
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _lc_tool_calls(event: SessionEvent) -> list[dict[str, Any]]:
+    return [
+        {"id": c["id"] or None, "name": c["name"], "args": c["arguments"], "type": "tool_call"}
+        for c in event_tool_calls(event)
+    ]
+
+
+def event_to_message(event: SessionEvent) -> BaseMessage | None:
+    """Rebuild a LangChain message from an event, or None when it is not a chat message.
+
+    Uses ``metadata["langchain"]`` when present (exact); otherwise the neutral fields:
+    user/assistant/system MESSAGE events (tool calls become ``AIMessage.tool_calls``),
+    TOOL_CALL events (a ``ToolMessage``, ``status="error"`` for an error), and
+    SUMMARY / CONTEXT_BRIDGE events (a ``SystemMessage``). Events written by other
+    frameworks keep their event id as the message id.
+
+    Args:
+        event: The event.
+
+    Returns:
+        The message, or None (REFERENCE events, TOOL_CALL events without a call id).
+    """
+    stored = _from_stored(event.metadata.get(LANGCHAIN_KEY))
+    if stored is not None:
+        return stored
+    role = event_role(event)
+    if role is None:
+        return None
+    msg = event.message
+    if event.type == EventType.TOOL_CALL:
+        if not isinstance(msg, dict) or not msg.get("tool_call_id"):
+            return None
+        failed = msg.get("error") is not None
+        return ToolMessage(
+            content=event_text(event) if failed else _tool_content(msg.get("result")),
+            tool_call_id=str(msg["tool_call_id"]),
+            name=msg.get("name") or None,
+            status="error" if failed else "success",
+            id=event.id,
+        )
+    if event.type != EventType.MESSAGE:
+        return SystemMessage(content=event_text(event), id=event.id)
+    content: Any = msg.get("content") if isinstance(msg, dict) else msg
+    if content is None:
+        content = ""
+    elif not isinstance(content, (str, list)):
+        content = event_text(event)
+    name = msg.get("name") if isinstance(msg, dict) else None
+    usage = _lc_usage(event.token_usage)
+    if role == "assistant":
+        return AIMessage(
+            content=content,
+            tool_calls=_lc_tool_calls(event),
+            name=name,
+            id=event.id,
+            usage_metadata=usage,
+            response_metadata={"model_name": event.token_usage.model} if event.token_usage else {},
+        )
+    if role == "system":
+        return SystemMessage(content=content, name=name, id=event.id)
+    if role == "tool" and isinstance(msg, dict):
+        return ToolMessage(content=content, tool_call_id=str(msg.get("tool_call_id") or ""), id=event.id)
+    return HumanMessage(content=content, name=name, id=event.id)
+
+
+def _tool_content(result: Any) -> str | list[Any]:
+    if isinstance(result, (str, list)):
+        return result
+    if result is None:
+        return ""
+    return json.dumps(result, ensure_ascii=False, default=str)
+
+
+def _lc_usage(usage: TokenUsage | None) -> Any:
+    if usage is None:
+        return None
+    out: dict[str, Any] = {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.cached_prompt_tokens:
+        out["input_token_details"] = {"cache_read": usage.cached_prompt_tokens}
+    if usage.reasoning_tokens:
+        out["output_token_details"] = {"reasoning": usage.reasoning_tokens}
+    return out
+
+
+def events_to_messages(events: Sequence[SessionEvent]) -> list[BaseMessage]:
+    """Rebuild the LangChain messages of a sequence of events (non-messages are skipped).
+
+    Args:
+        events: Events in order.
+
+    Returns:
+        The messages, in order.
+    """
+    out: list[BaseMessage] = []
+    for event in events:
+        message = event_to_message(event)
+        if message is not None:
+            out.append(message)
+    return out
