@@ -138,6 +138,17 @@ def test_a_corrupt_event_body_names_the_database_table_and_row(store: SQLiteSess
     assert [e.message for e in store.get_events("s1", start=2)] == ["c"]
 
 
+def test_a_corrupt_header_names_the_database_and_session(store: SQLiteSessionStore, db: Path) -> None:
+    store.save(Session(id="s1"))
+    con = _raw(db)
+    con.execute("UPDATE sessions SET header = '[1, 2]' WHERE id = 's1'")
+    con.close()
+    with pytest.raises(CorruptSessionError) as info:
+        store.get("s1")
+    assert str(db) in str(info.value)
+    assert "'s1'" in str(info.value)
+
+
 # ================================================================= pragmas
 def _pragma(store: SQLiteSessionStore, name: str) -> object:
     with store._use() as con:

@@ -428,7 +428,8 @@ class SQLiteSessionStore(SessionStore):
     # ====================================================================== errors
     def _where(self, sid: str, seq: int | None = None) -> str:
         if seq is None:
-            return f"SQLite database {self.path}, table sessions, row id={sid!r}"
+            # Also prefixes run records (" run 'id'"), so it names no table.
+            return f"SQLite database {self.path}, session {sid!r}"
         return f"SQLite database {self.path}, table events, row (session_id={sid!r}, seq={seq})"
 
     def _wrap_error(self, exc: BaseException, sid: str | None) -> SessionManagerError:
