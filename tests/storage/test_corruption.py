@@ -61,14 +61,13 @@ def corrupt_sqlite(tmp_path: Path) -> str:
         for table in tables:
             columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
             for column in columns:
-                rows = conn.execute(
-                    f'SELECT rowid FROM "{table}" WHERE CAST("{column}" AS TEXT) LIKE ?', (f"%{MARKER}%",)
-                ).fetchall()
-                hits.extend((table, column, row[0]) for row in rows)
+                where = f'CAST("{column}" AS TEXT) LIKE ?'
+                (n,) = conn.execute(f'SELECT count(*) FROM "{table}" WHERE {where}', (f"%{MARKER}%",)).fetchone()
+                hits.extend([(table, column, where)] * n)
         assert len(hits) == 1, f"expected one cell holding the event, found {hits}"
-        table, column, rowid = hits[0]
+        table, column, where = hits[0]
         with conn:
-            conn.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', (GARBAGE, rowid))
+            conn.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE {where}', (GARBAGE, f"%{MARKER}%"))
         return table
     finally:
         conn.close()
