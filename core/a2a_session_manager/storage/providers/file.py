@@ -45,6 +45,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -110,6 +111,7 @@ def _unescape(text: str) -> str | None:
     return "".join(out)
 
 
+@lru_cache(maxsize=4096)
 def _stem(sid: str) -> str:
     escaped = _escape(sid)
     if len(escaped) <= _MAX_ESCAPED:
@@ -144,6 +146,8 @@ class _LogIndex:
     preamble: bytes
     end: int
     """Offset just after the last complete line read so far."""
+    size: int = 0
+    """The file's size when last refreshed (beyond ``end``: an unterminated tail)."""
     offsets: array[int] = field(default_factory=lambda: array("q"))
     """Start offset of each data line (the preamble is not one)."""
     ids: set[str] | None = None
@@ -389,6 +393,7 @@ class FileSessionStore(SessionStore):
             self._index_lines(sid, path, index, buf[: last_nl + 1], pos)
             pos += last_nl + 1
             carry = buf[last_nl + 1 :]
+        index.size = size
         return index
 
     def _index_lines(self, sid: str, path: str, index: _LogIndex, data: bytes, base: int) -> None:
@@ -407,6 +412,15 @@ class FileSessionStore(SessionStore):
         index.end = base + len(data)
 
     def _event_id(self, sid: str, path: str, lineno: int, line: bytes) -> str:
+        # Fast path for the form our codec writes (id first, a plain string, line closed
+        # as an object); anything else is parsed in full. Reads still decode every line.
+        if line.startswith(b'{"id":"') and line.endswith(b"}"):
+            stop = line.find(b'"', 7)
+            if stop > 7 and b"\\" not in line[7:stop]:
+                try:
+                    return line[7:stop].decode("ascii")
+                except UnicodeDecodeError:
+                    pass
         try:
             value = json.loads(line)
         except ValueError:
@@ -571,9 +585,10 @@ class FileSessionStore(SessionStore):
             try:
                 index = self._events_index(sid, fd)
                 ids = self._ensure_ids(sid, path, fd, index)
-                if os.fstat(fd).st_size > index.end:
+                if index.size > index.end:
                     # An unterminated tail left by a crashed writer: never acknowledged.
                     os.ftruncate(fd, index.end)
+                    index.size = index.end
                 new_ids: list[str] = []
                 seen: set[str] = set()
                 for event_id, line in items:
@@ -598,7 +613,7 @@ class FileSessionStore(SessionStore):
                 for chunk in payload:
                     index.offsets.append(pos)
                     pos += len(chunk)
-                index.end = pos
+                index.end = index.size = pos
                 ids.update(new_ids)
                 return len(new_ids)
             finally:
@@ -725,7 +740,7 @@ class FileSessionStore(SessionStore):
         fd = self._open_log_for_append(path)
         try:
             index = self._records_index(sid, fd)
-            if os.fstat(fd).st_size > index.end:
+            if index.size > index.end:
                 os.ftruncate(fd, index.end)
             data = b"".join(lines)
             try:
@@ -736,6 +751,7 @@ class FileSessionStore(SessionStore):
                 os.ftruncate(fd, index.end)
                 raise
             self._index_lines(sid, path, index, data, index.end)
+            index.size = index.end
             assert index.records is not None
             live = sum(len(keys) for keys in index.records.values())
             if len(index.offsets) > 64 and len(index.offsets) > 2 * live:
