@@ -30,6 +30,8 @@ class TokenUsage(BaseModel):
     origin: TokenOrigin = "reported"
     cached_prompt_tokens: int = Field(default=0, ge=0)
     reasoning_tokens: int = Field(default=0, ge=0)
+    cache_write_tokens: int = Field(default=0, ge=0)
+    """Part of ``prompt_tokens`` written to the vendor's prompt cache (Anthropic's cache creation)."""
 
     @model_validator(mode="after")
     def _fill_totals(self) -> TokenUsage:
@@ -46,6 +48,7 @@ class TokenUsage(BaseModel):
             self.completion_tokens,
             cached_prompt_tokens=self.cached_prompt_tokens,
             reasoning_tokens=self.reasoning_tokens,
+            cache_write_tokens=self.cache_write_tokens,
         )
 
     def calculate_cost(self) -> float | None:
@@ -111,6 +114,7 @@ class TokenUsage(BaseModel):
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
             reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             model=model,
             origin=origin,
             estimated_cost_usd=(
@@ -129,6 +133,9 @@ class TokenSummary(BaseModel):
     total_prompt_tokens: int = 0
     total_completion_tokens: int = 0
     total_tokens: int = 0
+    total_cached_prompt_tokens: int = 0
+    total_reasoning_tokens: int = 0
+    total_cache_write_tokens: int = 0
     total_estimated_cost_usd: float = 0.0
     unpriced_tokens: int = 0
     usage_by_model: dict[str, TokenUsage] = Field(default_factory=dict)
@@ -145,6 +152,9 @@ class TokenSummary(BaseModel):
         self.total_prompt_tokens += usage.prompt_tokens
         self.total_completion_tokens += usage.completion_tokens
         self.total_tokens += usage.total_tokens
+        self.total_cached_prompt_tokens += usage.cached_prompt_tokens
+        self.total_reasoning_tokens += usage.reasoning_tokens
+        self.total_cache_write_tokens += usage.cache_write_tokens
         self.tokens_by_origin[usage.origin] = self.tokens_by_origin.get(usage.origin, 0) + usage.total_tokens
         if usage.estimated_cost_usd is None:
             self.unpriced_tokens += usage.total_tokens
@@ -164,6 +174,9 @@ class TokenSummary(BaseModel):
         self.total_prompt_tokens += other.total_prompt_tokens
         self.total_completion_tokens += other.total_completion_tokens
         self.total_tokens += other.total_tokens
+        self.total_cached_prompt_tokens += other.total_cached_prompt_tokens
+        self.total_reasoning_tokens += other.total_reasoning_tokens
+        self.total_cache_write_tokens += other.total_cache_write_tokens
         self.unpriced_tokens += other.unpriced_tokens
         self.total_estimated_cost_usd = round(self.total_estimated_cost_usd + other.total_estimated_cost_usd, 9)
         for origin, n in other.tokens_by_origin.items():
