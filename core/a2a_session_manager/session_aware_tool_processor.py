@@ -151,7 +151,7 @@ class _Tool:
 def _is_async_callable(fn: Any) -> bool:
     if inspect.iscoroutinefunction(fn):
         return True
-    call = None if inspect.isfunction(fn) else getattr(type(fn), "__call__", None)
+    call = None if inspect.isfunction(fn) else inspect.getattr_static(type(fn), "__call__", None)
     return call is not None and inspect.iscoroutinefunction(call)
 
 
