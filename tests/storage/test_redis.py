@@ -13,22 +13,24 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
-redis = pytest.importorskip("redis")
+pytest.importorskip("redis")
 
-from a2a_session_manager.exceptions import CorruptSessionError, StoreUnavailableError  # noqa: E402
-from a2a_session_manager.models.event_source import EventSource  # noqa: E402
-from a2a_session_manager.models.session import Session  # noqa: E402
-from a2a_session_manager.models.session_event import SessionEvent  # noqa: E402
-from a2a_session_manager.models.session_run import SessionRun  # noqa: E402
-from a2a_session_manager.storage import create_session_store  # noqa: E402
-from a2a_session_manager.storage.providers.redis import (  # noqa: E402
+import redis
+from a2a_session_manager.exceptions import CorruptSessionError, StoreUnavailableError
+from a2a_session_manager.models.event_source import EventSource
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_run import SessionRun
+from a2a_session_manager.storage import create_session_store
+from a2a_session_manager.storage.providers.redis import (
     RedisSessionStore,
     create_redis_session_store,
 )
-from redis.crc import key_slot  # noqa: E402
+from redis.crc import key_slot
 
 
 def _event(text: str) -> SessionEvent:
@@ -268,8 +270,9 @@ def test_url_configuration_and_the_0_1_3_import_path(redis_url: str, raw: Any, p
 
 
 def test_host_and_port_configuration(redis_url: str, prefix: str, make: Callable[..., RedisSessionStore]) -> None:
-    parts = redis.connection.parse_url(redis_url)
-    store = make(host=parts.get("host", "127.0.0.1"), port=int(parts.get("port", 6379)), db=int(parts.get("db", 0)))
+    parts = urlsplit(redis_url)
+    db = int(parts.path.strip("/") or 0)
+    store = make(host=parts.hostname or "127.0.0.1", port=parts.port or 6379, db=db)
     store.append_event("s1", _event("x"))
     assert store.count_events("s1") == 1
 
@@ -286,7 +289,7 @@ def test_no_in_process_cache_every_read_sees_other_writers(make: Callable[..., R
 
 
 # ================================================================= round trips
-class _CountingConnection(redis.Connection):  # type: ignore[misc]
+class _CountingConnection(redis.Connection):
     """A real redis-py connection that counts the requests it sends (one per round trip)."""
 
     sent = 0
