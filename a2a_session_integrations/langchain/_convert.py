@@ -49,6 +49,7 @@ from a2a_session_manager.messages import (
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.token_usage import TokenUsage
+from a2a_session_manager.usage import usage_from_langchain, usage_from_openai
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -133,70 +134,33 @@ def model_name_of(response_metadata: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def _usage_from_counts(
-    input_tokens: int, output_tokens: int, model: str, cached: int = 0, reasoning: int = 0
-) -> TokenUsage:
-    try:  # the core's own mapping, when this version of the core has it
-        from a2a_session_manager import usage as core_usage  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        core_usage = None
-    build = getattr(core_usage, "usage_from_langchain", None) if core_usage is not None else None
-    if build is not None:
-        usage = build(
-            {
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "total_tokens": input_tokens + output_tokens,
-                "input_token_details": {"cache_read": cached},
-                "output_token_details": {"reasoning": reasoning},
-            },
-            model=model,
-        )
-        if isinstance(usage, TokenUsage):
-            return usage
-    return TokenUsage(
-        prompt_tokens=input_tokens,
-        completion_tokens=output_tokens,
-        model=model,
-        origin="reported",
-        cached_prompt_tokens=min(cached, input_tokens),
-        reasoning_tokens=min(reasoning, output_tokens),
-    )
-
-
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else 0
-
-
 def usage_from_message(message: BaseMessage) -> TokenUsage | None:
     """Provider-reported usage of an AI message as a ``TokenUsage`` (origin ``"reported"``).
 
     Reads ``usage_metadata`` (``input_tokens``, ``output_tokens``, cache reads and
-    reasoning tokens) and the model name from ``response_metadata``; the cost comes
-    from the core's price table (None for a model without a price).
+    reasoning tokens) with the core's ``usage_from_langchain`` and the model name from
+    ``response_metadata``; the cost comes from the core's price table (None for a
+    model without a price). Malformed counts give None: the message is still stored,
+    and its raw ``usage_metadata`` stays in ``metadata["langchain"]``.
 
     Args:
         message: Any message; only AI messages carry usage.
 
     Returns:
-        The usage, or None when the message reports none.
+        The usage, or None when the message reports none (or reports nonsense).
     """
     usage = getattr(message, "usage_metadata", None)
     if not usage:
         return None
-    details_in = usage.get("input_token_details") or {}
-    details_out = usage.get("output_token_details") or {}
-    return _usage_from_counts(
-        _int(usage.get("input_tokens")),
-        _int(usage.get("output_tokens")),
-        model_name_of(getattr(message, "response_metadata", None)),
-        cached=_int(details_in.get("cache_read")),
-        reasoning=_int(details_out.get("reasoning")),
-    )
+    model = model_name_of(getattr(message, "response_metadata", None))
+    try:
+        return usage_from_langchain(usage, model=model or None)
+    except (TypeError, ValueError):
+        return None
 
 
 def usage_from_llm_output(llm_output: Mapping[str, Any] | None, model: str = "") -> TokenUsage | None:
-    """Usage from an ``LLMResult.llm_output`` (``token_usage`` in OpenAI's or LangChain's keys).
+    """Usage from an ``LLMResult.llm_output`` (``token_usage`` in OpenAI's keys).
 
     Args:
         llm_output: The result's ``llm_output`` dict.
@@ -210,20 +174,11 @@ def usage_from_llm_output(llm_output: Mapping[str, Any] | None, model: str = "")
     raw = llm_output.get("token_usage") or llm_output.get("usage")
     if not isinstance(raw, Mapping) or not raw:
         return None
-    prompt = _int(raw.get("prompt_tokens", raw.get("input_tokens")))
-    completion = _int(raw.get("completion_tokens", raw.get("output_tokens")))
-    if not prompt and not completion:
-        return None
     name = llm_output.get("model_name") or llm_output.get("model") or model
-    details = raw.get("prompt_tokens_details") or {}
-    out_details = raw.get("completion_tokens_details") or {}
-    return _usage_from_counts(
-        prompt,
-        completion,
-        name if isinstance(name, str) else model,
-        cached=_int(details.get("cached_tokens")) if isinstance(details, Mapping) else 0,
-        reasoning=_int(out_details.get("reasoning_tokens")) if isinstance(out_details, Mapping) else 0,
-    )
+    try:
+        return usage_from_openai(dict(raw), model=name if isinstance(name, str) and name else None)
+    except (TypeError, ValueError):
+        return None
 
 
 def neutral_content(content: Any) -> Any:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
 from a2a_session_manager._optional import require
 
@@ -198,6 +199,10 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             message = _tool_message(result)
             if message is None:
                 return None
+            if message.id is None:
+                # The id LangGraph's add_messages reducer would give it a moment later: set
+                # now, the state and the session hold the same message.
+                message.id = str(uuid4())
             event = _convert.message_to_event(
                 message,
                 parent_event_id=parent,

@@ -56,3 +56,13 @@ class StreamingUsageFakeChatModel(GenericFakeChatModel):
                 chunk_position="last",
             )
         )
+
+
+class RecordingFakeChatModel(ToolFakeChatModel):
+    """Also keeps the messages of every call, to check what the model was sent."""
+
+    calls: list[list[BaseMessage]] = []  # noqa: RUF012 (pydantic copies the default per instance)
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(list(messages))
+        return super()._generate(messages, *args, **kwargs)

@@ -6,6 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
+from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.session_run import RunStatus
+from a2a_session_manager.storage import SessionStore
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -19,9 +22,6 @@ from a2a_session_integrations.langchain import (
     SessionChatMessageHistory,
     history_factory,
 )
-from a2a_session_manager.models.event_type import EventType
-from a2a_session_manager.models.session_run import RunStatus
-from a2a_session_manager.storage import SessionStore
 
 from .fakes import MODEL, USAGE, StreamingUsageFakeChatModel, ToolFakeChatModel, reply
 
@@ -80,7 +80,12 @@ def test_handler_and_history_store_each_message_once_and_count_usage_once(store:
         chain.invoke({"q": f"q{i}"}, config={"configurable": {"session_id": "both"}, "callbacks": [handler]})
     messages = SessionChatMessageHistory("both", store).messages
     assert [(m.type, m.content) for m in messages] == [
-        ("human", "q1"), ("ai", "a1"), ("human", "q2"), ("ai", "a2"), ("human", "q3"), ("ai", "a3"),
+        ("human", "q1"),
+        ("ai", "a1"),
+        ("human", "q2"),
+        ("ai", "a2"),
+        ("human", "q3"),
+        ("ai", "a3"),
     ]
     session = store.get("both")
     assert session is not None
@@ -158,8 +163,10 @@ async def test_one_handler_serves_concurrent_invocations(store: SessionStore) ->
     handler = SessionCallbackHandler("concurrent", store)
     agents = [_agent(_tool_turn(f"call-{i}"), reply(f"done {i}")) for i in range(4)]
     await asyncio.gather(
-        *(a.ainvoke({"messages": [HumanMessage(content=str(i))]}, config={"callbacks": [handler]})
-          for i, a in enumerate(agents))
+        *(
+            a.ainvoke({"messages": [HumanMessage(content=str(i))]}, config={"callbacks": [handler]})
+            for i, a in enumerate(agents)
+        )
     )
     session = store.get("concurrent")
     assert session is not None

@@ -5,6 +5,12 @@ from __future__ import annotations
 import sys
 
 import pytest
+from a2a_session_manager import MissingDependencyError
+from a2a_session_manager.exceptions import InvalidSessionIdError, InvalidSessionOperation
+from a2a_session_manager.messages import events_to_openai, make_message_event, make_tool_call_event
+from a2a_session_manager.models.event_source import EventSource
+from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.storage import SessionStore
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -18,12 +24,6 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
 from a2a_session_integrations.langchain import SessionChatMessageHistory, history_factory
-from a2a_session_manager import MissingDependencyError
-from a2a_session_manager.exceptions import InvalidSessionIdError, InvalidSessionOperation
-from a2a_session_manager.messages import events_to_openai, make_message_event, make_tool_call_event
-from a2a_session_manager.models.event_source import EventSource
-from a2a_session_manager.models.event_type import EventType
-from a2a_session_manager.storage import SessionStore
 
 from .fakes import MODEL, USAGE, StreamingUsageFakeChatModel, ToolFakeChatModel, reply
 
@@ -108,8 +108,9 @@ def _every_kind() -> list[BaseMessage]:
             id="ai-1",
             name="bot",
             tool_calls=[{"id": "call-1", "name": "lookup", "args": {"q": "cat"}, "type": "tool_call"}],
-            invalid_tool_calls=[{"id": "call-2", "name": "bad", "args": "{oops", "error": "not json",
-                                 "type": "invalid_tool_call"}],
+            invalid_tool_calls=[
+                {"id": "call-2", "name": "bad", "args": "{oops", "error": "not json", "type": "invalid_tool_call"}
+            ],
             additional_kwargs={"refusal": None},
             response_metadata={"model_name": MODEL, "finish_reason": "tool_calls"},
             usage_metadata={
