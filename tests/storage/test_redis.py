@@ -354,3 +354,23 @@ async def test_async_twins_inside_a_test_loop_and_aclose(make: Callable[..., Red
     await store.aclose()
     assert await store.acount_events("s1") == 2  # usable again after aclose
     await store.aclose()
+
+
+def test_a_passed_in_async_client_with_decode_responses_is_used_and_left_open(
+    make: Callable[..., RedisSessionStore], redis_url: str
+) -> None:
+    async def scenario() -> None:
+        aclient = redis.asyncio.Redis.from_url(redis_url, decode_responses=True)
+        store = make(async_client=aclient)
+        asyncio.get_running_loop().set_default_executor(_NoThreads())
+        await store.aappend_event("s1", _event("héllo"))
+        await store.aput_record("s1", "blob", "k", b"\xff\x00")
+        session = await store.aget("s1")
+        assert session is not None and [e.message for e in session.events] == ["héllo"]
+        assert await store.alist_records("s1", "blob") == [("k", b"\xff\x00")]
+        assert await store.alist_sessions() == ["s1"]
+        await store.aclose()
+        assert await aclient.ping()
+        await aclient.aclose()
+
+    asyncio.run(scenario())
