@@ -176,7 +176,8 @@ class SessionStore(ABC):
 
     # ============================================================== operations
     def _decode_events(self, sid: str, rows: list[EventRow]) -> list[SessionEvent]:
-        return [codec.load_event(line, seq, session_id=sid, where=self._where(sid, seq)) for seq, line in rows]
+        rows = [(seq, line if isinstance(line, str) else line.decode()) for seq, line in rows]
+        return codec.load_events(rows, session_id=sid, where=lambda seq: self._where(sid, seq))
 
     def _op_get(self, sid: str) -> Op[Session | None]:
         header, rows, runs, children = yield ("_read_session", (sid,))

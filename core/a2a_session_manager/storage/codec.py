@@ -7,9 +7,10 @@ list of event lines, and namespaced records (runs, child links, user records).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from a2a_session_manager.exceptions import CorruptSessionError
 from a2a_session_manager.models.session import Session
@@ -26,6 +27,7 @@ __all__ = [
     "dump_header",
     "dump_run",
     "load_event",
+    "load_events",
     "load_header",
     "load_run",
 ]
@@ -47,6 +49,35 @@ def dump_event(event: SessionEvent) -> str:
         JSON text without newlines.
     """
     return event.model_dump_json(exclude={"seq"})
+
+
+_EVENT_LIST: TypeAdapter[list[SessionEvent]] = TypeAdapter(list[SessionEvent])
+
+
+def load_events(rows: list[tuple[int, str]], *, session_id: str, where: Callable[[int], str]) -> list[SessionEvent]:
+    """Decode many event lines at once (one validation pass), each with its ``seq``.
+
+    Args:
+        rows: ``(seq, line)`` pairs.
+        session_id: The session, for the error.
+        where: Describes where the event with a given seq was read, for the error.
+
+    Returns:
+        The events, in order.
+
+    Raises:
+        CorruptSessionError: A line is not a valid event (the first bad one is named).
+    """
+    if not rows:
+        return []
+    try:
+        events = _EVENT_LIST.validate_json("[" + ",".join(line for _, line in rows) + "]")
+    except (ValidationError, ValueError):
+        # Find and name the first bad line.
+        return [load_event(line, seq, session_id=session_id, where=where(seq)) for seq, line in rows]
+    for event, (seq, _) in zip(events, rows, strict=True):
+        event.seq = seq
+    return events
 
 
 def load_event(text: str | bytes, seq: int, *, session_id: str, where: str) -> SessionEvent:
@@ -107,17 +138,11 @@ def default_header(session_id: str) -> str:
     Returns:
         JSON text.
     """
+    # Built by hand: this runs on every append, and a checked id needs no JSON escaping.
     now = utc_now().isoformat()
-    return json.dumps(
-        {
-            "v": HEADER_VERSION,
-            "id": session_id,
-            "parent_id": None,
-            "metadata": {"created_at": now, "updated_at": now, "properties": {}},
-            "state": {},
-            "task_ids": [],
-        },
-        separators=(",", ":"),
+    return (
+        f'{{"v":{HEADER_VERSION},"id":"{session_id}","parent_id":null,"metadata":{{"created_at":"{now}",'
+        f'"updated_at":"{now}","properties":{{}}}},"state":{{}},"task_ids":[]}}'
     )
 
 
