@@ -67,26 +67,29 @@ def test_an_unknown_models_cost_is_none_not_a_guess() -> None:
     assert usage.calculate_cost() is None
 
 
+def status(run: SessionRun) -> RunStatus:
+    return run.status
+
+
 def test_run_lifecycle_marks_status_and_times() -> None:
     run = SessionRun()
-    assert run.status is RunStatus.PENDING
-    assert run.ended_at is None
+    assert (status(run), run.ended_at) == (RunStatus.PENDING, None)
     run.mark_running()
-    assert run.status is RunStatus.RUNNING
+    assert status(run) is RunStatus.RUNNING
     assert run.started_at.tzinfo is not None
     assert run.ended_at is None
     run.mark_completed()
-    assert run.status is RunStatus.COMPLETED
+    assert status(run) is RunStatus.COMPLETED
     assert run.ended_at is not None and run.ended_at >= run.started_at
 
     failed = SessionRun()
     failed.mark_running()
     failed.mark_failed()
-    assert failed.status is RunStatus.FAILED and failed.ended_at is not None
+    assert status(failed) is RunStatus.FAILED and failed.ended_at is not None
 
     cancelled = SessionRun()
     cancelled.mark_cancelled()
-    assert cancelled.status is RunStatus.CANCELLED and cancelled.ended_at is not None
+    assert status(cancelled) is RunStatus.CANCELLED and cancelled.ended_at is not None
     assert [s.value for s in RunStatus] == ["pending", "running", "completed", "failed", "cancelled"]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from a2a_session_manager import EventSource, Session, SessionEvent, SessionRun
@@ -98,7 +99,7 @@ def cmd_read(store: SessionStore, sid: str) -> None:
     )
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[..., None]] = {
     "append": cmd_append,
     "stream": cmd_stream,
     "append-one": cmd_append_one,

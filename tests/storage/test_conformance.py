@@ -52,7 +52,7 @@ def store(open_store: Callable[..., SessionStore]) -> SessionStore:
 
 @pytest.fixture(params=["sync", "async"])
 def use_async(request: pytest.FixtureRequest) -> bool:
-    return request.param == "async"
+    return bool(request.param == "async")
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ async def test_save_then_get_round_trips_the_whole_session(api: Twin) -> None:
     assert [e.seq for e in loaded.events] == [0, 1, 2, 3]
     assert sorted(r.model_dump_json() for r in loaded.runs) == sorted(r.model_dump_json() for r in (run, done))
     assert loaded.total_tokens == 15
-    assert (await api.get("parent")).child_ids == ["s1"]  # type: ignore[union-attr]
+    assert (await api.get("parent")).child_ids == ["s1"]
 
 
 async def test_saving_the_same_session_twice_stores_its_events_once(api: Twin) -> None:
@@ -204,7 +204,7 @@ async def test_delete_removes_session_events_records_runs_and_parent_link(api: T
     assert await api.list_records("c", "notes") == []
     assert await api.list_sessions() == ["c2", "p"]
     assert await api.get_child_ids("p") == ["c2"]
-    assert (await api.get("p")).child_ids == ["c2"]  # type: ignore[union-attr]
+    assert (await api.get("p")).child_ids == ["c2"]
     assert await api.delete("c") is False
 
 
@@ -284,7 +284,7 @@ async def test_events_carry_their_position_as_seq(api: Twin) -> None:
     assert [e.seq for e in events] == list(range(6))
     assert [e.seq for e in await api.get_events("s", start=2, end=4)] == [2, 3]
     assert [e.seq for e in await api.get_events("s", last_n=2)] == [4, 5]
-    assert [e.seq for e in (await api.get("s")).events] == list(range(6))  # type: ignore[union-attr]
+    assert [e.seq for e in (await api.get("s")).events] == list(range(6))
 
 
 @pytest.mark.parametrize(
@@ -335,7 +335,7 @@ async def test_save_never_drops_events_another_writer_appended(api: Twin, other:
     events = await api.get_events("s")
     assert sorted(messages(events)) == ["first", "from the other writer", "mine"]
     assert [e.seq for e in events] == [0, 1, 2]
-    assert (await api.get("s")).state == {"k": "v"}  # type: ignore[union-attr]
+    assert (await api.get("s")).state == {"k": "v"}
 
 
 async def test_saving_a_stale_parent_never_drops_a_child_link(api: Twin, other: SessionStore) -> None:
@@ -601,10 +601,10 @@ async def test_data_survives_across_processes_both_ways(api: Twin, fresh_store_u
 @durable
 async def test_a_store_sees_what_another_process_wrote_since_it_last_read(api: Twin, fresh_store_url: str) -> None:
     await api.append_event("s", ev("mine", "e1"))
-    assert messages((await api.get("s")).events) == ["mine"]  # type: ignore[union-attr]
+    assert messages((await api.get("s")).events) == ["mine"]
     assert await api.count_events("s") == 1
     run_worker("append-one", fresh_store_url, "s", "theirs")
-    assert messages((await api.get("s")).events) == ["mine", "theirs"]  # type: ignore[union-attr]
+    assert messages((await api.get("s")).events) == ["mine", "theirs"]
     assert messages(await api.get_events("s", last_n=1)) == ["theirs"]
     assert await api.count_events("s") == 2
     run_worker("delete", fresh_store_url, "s")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -56,7 +57,7 @@ def corrupt_file(tmp_path: Path) -> str:
 def corrupt_sqlite(tmp_path: Path) -> str:
     conn = sqlite3.connect(tmp_path / "store.db")
     try:
-        hits = []
+        hits: list[tuple[str, str, str]] = []
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
             columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
@@ -79,9 +80,10 @@ def corrupt_redis(url: str) -> str:
     prefix = parse_qs(urlsplit(url).query)["prefix"][0]
     client = redis.Redis.from_url(url.split("?", 1)[0])
     try:
-        hits = []
+        hits: list[tuple[bytes, str, Any]] = []
         for key in client.scan_iter(match=prefix + "*", count=100):
-            kind = client.type(key).decode()
+            raw_type = client.type(key)
+            kind = raw_type.decode() if isinstance(raw_type, bytes) else str(raw_type)
             if kind == "list":
                 for i, item in enumerate(client.lrange(key, 0, -1)):
                     if MARKER.encode() in item:
@@ -119,9 +121,9 @@ async def test_corrupt_event_raises_an_error_naming_the_session_and_others_stay_
     else:
         where = corrupt_redis(fresh_store_url)
 
-    for read in (lambda: api.get("victim"), lambda: api.get_events("victim")):
+    for method in ("get", "get_events"):
         with pytest.raises(CorruptSessionError) as info:
-            await read()
+            await getattr(api, method)("victim")
         assert info.value.session_id == "victim"
         assert "victim" in str(info.value)
         if store_kind in ("file", "redis"):

@@ -111,12 +111,39 @@ def test_corrupt_middle_line_raises_naming_file_and_line(store: FileSessionStore
         FileSessionStore(directory).append_event("a1", ev("h"))
 
 
-def test_corrupt_header_raises_naming_the_header_file(store: FileSessionStore, directory: Path) -> None:
+def test_corrupt_header_raises_naming_the_header_file_and_line(store: FileSessionStore, directory: Path) -> None:
     store.save(Session(id="h1"))
-    header = directory / "s-h1.session.json"
-    header.write_bytes(b'{"id": "h1", "metad')
+    store.save(Session(id="h1", state={"k": 1}))
+    header = directory / "s-h1.session.jsonl"
+    lines = header.read_bytes().split(b"\n")
+    lines[2] = b'{"id": "h1", "metad'  # the last header, complete with its newline
+    header.write_bytes(b"\n".join(lines))
+    with pytest.raises(CorruptSessionError, match=f"{header} line 3"):
+        FileSessionStore(directory).get("h1")
+    header.write_bytes(b"\n".join([*lines[:2], b'{"v":1,"id":"h1","metadata":{"created_at":"never"}}', b""]))
     with pytest.raises(CorruptSessionError, match=str(header)):
         store.get("h1")
+
+
+def test_header_written_halfway_leaves_the_previous_header(store: FileSessionStore, directory: Path) -> None:
+    store.save(Session(id="h1", state={"n": 1}))
+    with open(directory / "s-h1.session.jsonl", "ab") as f:
+        f.write(b'{"v":1,"id":"h1","state":{"n":')
+    got = FileSessionStore(directory).get("h1")
+    assert got is not None and got.state == {"n": 1}
+    store.save(Session(id="h1", state={"n": 2}))
+    got = FileSessionStore(directory).get("h1")
+    assert got is not None and got.state == {"n": 2}
+
+
+def test_header_log_stays_short_over_many_saves(store: FileSessionStore, directory: Path) -> None:
+    session = Session(id="h1")
+    for i in range(300):
+        session.state["i"] = i
+        store.save(session)
+    assert len((directory / "s-h1.session.jsonl").read_bytes().splitlines()) <= 70
+    got = FileSessionStore(directory).get("h1")
+    assert got is not None and got.state == {"i": 299}
 
 
 def test_corrupt_record_line_raises_naming_file_and_line(store: FileSessionStore, directory: Path) -> None:
@@ -305,7 +332,7 @@ def test_delete_removes_every_file_of_the_session(store: FileSessionStore, direc
     store.put_record("d1", "k", "x", b"1")
     store.append_event("d2", ev("keep"))
     assert store.delete("d1")
-    assert sorted(p.name for p in directory.iterdir() if p.is_file()) == ["s-d2.events.jsonl", "s-d2.session.json"]
+    assert sorted(p.name for p in directory.iterdir() if p.is_file()) == ["s-d2.events.jsonl", "s-d2.session.jsonl"]
     assert store.get_record("d1", "k", "x") is None
 
 
