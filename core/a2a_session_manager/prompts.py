@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     from a2a_session_manager.storage.base import SessionStore
 
 __all__ = [
+    "ANCESTOR_SUMMARY_PREFIX",
     "TRUNCATION_MARKER",
     "PromptStrategy",
     "PromptTruncationWarning",
@@ -112,10 +113,10 @@ class PromptStrategy(str, Enum):
             With no user message at all, the newest turn only.
         TASK_FOCUSED: MINIMAL plus the earlier turns most relevant to ``current_query``
             (default: the latest user message), by a BM25 lexical score over words
-            (lower-cased, stop words dropped; ``k1=1.2``, ``b=0.75``, IDF over the
-            earlier turns). Only turns sharing a word with the query count; the best
-            are added first, skipping any that no longer fit, and the output stays
-            chronological. Scores every earlier turn, so it costs O(history).
+            (lower-cased, English stop words dropped, a plural ``s`` stripped;
+            ``k1=1.2``, ``b=0.75``, IDF over the earlier turns). Only turns sharing a
+            word with the query count; the best are added first, skipping any that no
+            longer fit, and the output stays chronological. Scores every earlier turn, so it costs O(history).
         TOOL_FOCUSED: MINIMAL plus earlier tool groups (an assistant turn with its
             tool calls and their results), newest first.
         CONVERSATION: The whole conversation, newest turns first until the budget is
@@ -243,60 +244,79 @@ def _orphan_unit(events: Sequence[SessionEvent], results: list[int]) -> _Unit:
     return _Unit(results[0], tuple(results), messages, True)
 
 
+class _Pending:
+    """Tool results seen by the backward walk that still wait for the turn that called them."""
+
+    __slots__ = ("by_call", "by_parent", "entries", "keys")
+
+    def __init__(self) -> None:
+        self.entries: dict[int, tuple[str | None, str | None]] = {}
+        self.by_call: dict[str, list[int]] = {}
+        self.by_parent: dict[str, list[int]] = {}
+        self.keys: set[tuple[str, str | None]] = set()
+
+    def add(self, j: int, cid: str | None, pid: str | None) -> bool:
+        if cid is not None:
+            if (cid, pid) in self.keys:
+                return False  # a second result for the same call (and parent): the newer one stands
+            self.keys.add((cid, pid))
+            self.by_call.setdefault(cid, []).append(j)
+        if pid is not None:
+            self.by_parent.setdefault(pid, []).append(j)
+        self.entries[j] = (cid, pid)
+        return True
+
+    def claim(self, j: int) -> tuple[str | None, str | None] | None:
+        entry = self.entries.pop(j, None)
+        if entry is not None and entry[0] is not None:
+            self.keys.discard((entry[0], entry[1]))
+        return entry
+
+    def claim_call(self, cid: str) -> int | None:
+        """The oldest waiting result for ``cid`` (the nearest to the turn being closed)."""
+        waiting = self.by_call.get(cid)
+        while waiting:
+            j = waiting.pop()
+            if j in self.entries:
+                self.claim(j)
+                return j
+        return None
+
+
 def _iter_units(events: Sequence[SessionEvent], lo: int, hi: int) -> Iterator[_Unit]:
     """Yield the units of ``events[lo:hi]``, newest first (orphaned results come last).
 
-    Walking backwards, tool results wait (by call id and by parent id) until the turn
+    Walking backwards, tool results wait (by parent id and by call id) until the turn
     that called them; the walk does work only for the units the caller consumes.
     """
-    pending: dict[int, tuple[str | None, str | None]] = {}
-    by_call: dict[str, int] = {}
-    by_parent: dict[str, list[int]] = {}
+    pending = _Pending()
     for i in range(hi - 1, lo - 1, -1):
         event = events[i]
         role = event_role(event)
         if role is None:
             continue
         if role == "tool":
-            cid = _result_call_id(event)
-            if cid is not None and cid in by_call:
-                continue  # a second result for a call that already has a (newer) one
-            pid = _parent_id(event)
-            pending[i] = (cid, pid)
-            if cid is not None:
-                by_call[cid] = i
-            if pid is not None:
-                by_parent.setdefault(pid, []).append(i)
+            pending.add(i, _result_call_id(event), _parent_id(event))
             continue
-        children = by_parent.pop(event.id, None) if by_parent else None
+        children = pending.by_parent.pop(event.id, None) if pending.by_parent else None
         if role == "assistant":
             calls = event_tool_calls(event)
             if calls or children:
-                unit = _group_unit(events, i, calls, children or [], pending, by_call)
+                unit = _group_unit(events, i, calls, children or [], pending)
                 if unit is not None:
                     yield unit
                 continue
         if children:
-            orphans = [j for j in children if _claim(j, pending, by_call)]
+            orphans = [j for j in children if pending.claim(j) is not None]
             if orphans:
                 yield _orphan_unit(events, orphans)
         yield _Unit(i, (i,), None, False)
     leftovers: dict[str | int, list[int]] = {}
-    for j in sorted(pending):
-        pid = pending[j][1]
+    for j in sorted(pending.entries):
+        pid = pending.entries[j][1]
         leftovers.setdefault(pid if pid is not None else j, []).append(j)
     for results in sorted(leftovers.values(), key=lambda r: -r[0]):
         yield _orphan_unit(events, results)
-
-
-def _claim(j: int, pending: dict[int, tuple[str | None, str | None]], by_call: dict[str, int]) -> bool:
-    entry = pending.pop(j, None)
-    if entry is None:
-        return False
-    cid = entry[0]
-    if cid is not None and by_call.get(cid) == j:
-        del by_call[cid]
-    return True
 
 
 def _group_unit(
@@ -304,24 +324,37 @@ def _group_unit(
     i: int,
     calls: list[dict[str, Any]],
     children: list[int],
-    pending: dict[int, tuple[str | None, str | None]],
-    by_call: dict[str, int],
+    pending: _Pending,
 ) -> _Unit | None:
-    answered: list[tuple[dict[str, Any], int]] = []
-    for call in calls:
-        j = by_call.get(call["id"]) if call["id"] else None
-        if j is not None and _claim(j, pending, by_call):
-            answered.append((call, j))
-    standard = len(answered) == len(calls)
-    declared = {c["id"] for c in calls}
-    for j in sorted(children):
-        entry = pending.get(j)
-        if entry is None or not _claim(j, pending, by_call):
+    declared = {c["id"] for c in calls if c["id"]}
+    answers: dict[str, int] = {}
+    extras: list[tuple[dict[str, Any], int]] = []
+    for j in sorted(children):  # results that name this turn as their parent come first
+        entry = pending.claim(j)
+        if entry is None:
             continue
         cid = entry[0]
-        call_id = cid if cid is not None and cid not in declared else _synth_call_id(events[j])
-        answered.append((_result_call(events[j], call_id), j))
-        standard = False
+        if cid is not None and cid in declared:
+            answers.setdefault(cid, j)  # a duplicate answer to a call is ignored
+        else:
+            extras.append((_result_call(events[j], cid or _synth_call_id(events[j])), j))
+    for cid in declared - answers.keys():
+        found = pending.claim_call(cid)
+        if found is not None:
+            answers[cid] = found
+    answered: list[tuple[dict[str, Any], int]] = []
+    used: set[str] = set()
+    for call in calls:
+        answer = answers.get(call["id"]) if call["id"] not in used else None
+        if answer is not None:
+            used.add(call["id"])
+            answered.append((call, answer))
+    standard = not extras and len(answered) == len(calls)
+    for call, j in extras:
+        if call["id"] in used:  # an extra result reusing an id of this turn gets its own id
+            call = {**call, "id": _synth_call_id(events[j])}
+        used.add(call["id"])
+        answered.append((call, j))
     indices = (i, *(j for _, j in answered))
     if standard and answered:
         return _Unit(i, indices, None, True)
@@ -427,7 +460,14 @@ _BM25_B = 0.75
 
 
 def _terms(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS and (len(w) > 1 or w.isdigit())]
+    out: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word in _STOP_WORDS or (len(word) == 1 and not word.isdigit()):
+            continue
+        if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]  # plural "invoices" matches "invoice"
+        out.append(word)
+    return out
 
 
 def _check_max_tokens(max_tokens: object, *, allow_none: bool) -> None:
