@@ -344,9 +344,25 @@ def tool_calls_of(events: Iterable[SessionEvent]) -> dict[str, tuple[str, Mappin
 
 
 # ---------------------------------------------------------------------- from events
+_CLASS_BY_TYPE: dict[str, type[BaseMessage]] = {
+    "human": HumanMessage,
+    "ai": AIMessage,
+    "system": SystemMessage,
+    "tool": ToolMessage,
+    "chat": ChatMessage,
+    "function": FunctionMessage,
+}
+
+
 def _from_stored(data: Any) -> BaseMessage | None:
-    if not isinstance(data, dict) or "type" not in data or "data" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
         return None
+    fields = data["data"]
+    cls = _CLASS_BY_TYPE.get(str(data.get("type")))
+    if cls is not None and isinstance(fields.get("content"), (str, list)):
+        # Written by message_to_event from a validated message: rebuilding without
+        # re-validation halves the cost of reading a long history, and is exact.
+        return cls.model_construct(**fields)
     try:
         return messages_from_dict([data])[0]
     except (ValueError, TypeError, KeyError):

@@ -26,6 +26,9 @@ from a2a_session_integrations.langchain import _convert  # noqa: E402
 
 __all__ = ["SessionMiddleware"]
 
+_FALLBACK_MODEL = "gpt-4o"
+"""Tokenizer used for budgets when neither ``model=`` nor the agent's model names one."""
+
 
 def _default_strategy() -> Any:
     prompts = require("a2a_session_manager.prompts", extra="langchain", feature="SessionMiddleware")
@@ -91,7 +94,8 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
         strategy: A ``PromptStrategy`` (default CONVERSATION).
         max_tokens: Token budget of the model's input; None sends every message.
-        model: Model name for token counting; None uses the agent model's name.
+        model: Model name for token counting; None uses the agent model's name (``gpt-4o``'s
+            tokenizer when it has none).
 
     Raises:
         InvalidSessionIdError: ``session_id`` is invalid, or None and the run has no thread id.
@@ -224,11 +228,8 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         head: list[SessionEvent] = []
         if request.system_message is not None:
             head = [_convert.message_to_event(request.system_message, event_id="system:prompt")]
-        model = self.model or _model_name_of(request.model)
-        kwargs: dict[str, Any] = {"max_tokens": self.max_tokens}
-        if model:
-            kwargs["model"] = model
-        chosen = prompts.select_events(head + events, self.strategy, **kwargs)
+        model = self.model or _model_name_of(request.model) or _FALLBACK_MODEL
+        chosen = prompts.select_events(head + events, self.strategy, max_tokens=self.max_tokens, model=model)
         keep = {e.id for e in chosen}
         fitted = [m for m, e in zip(messages, events, strict=True) if e.id in keep]
         return request.override(messages=fitted)
