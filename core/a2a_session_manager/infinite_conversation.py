@@ -564,8 +564,6 @@ class InfiniteConversationManager:
         event = self._message_event(message, source)
         message_tokens = event_token_count(event, count_model)
         store = self.store
-        resolved = await self._arun(store, self._op_resolve(sid, count_model))
-        sid = resolved.current
         while True:
             async with self._lock(sid):
                 resolved = await self._arun(store, self._op_resolve(sid, count_model))
@@ -594,7 +592,10 @@ class InfiniteConversationManager:
                 if winner is None:  # cannot happen with a conforming store: appends are durable
                     raise SessionManagerError(f"session {sid!r}: the closing summary was not stored", session_id=sid)
                 if winner.id == closing.id and winner.metadata == closing.metadata:
-                    sid = await self._arun(store, self._op_open(sid, winner))
+                    new = await self._arun(store, self._op_open(sid, winner))
+                    # A fresh segment holds only its bridge: the message goes in before anyone else's.
+                    await self._append(store, new, self._state(new, count_model), event)
+                    return new
                 else:
                     sid = await self._await_link(store, sid, state.closed_to or "", model=count_model)
 
