@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from a2a_session_manager.storage import SessionStore, create_session_store
@@ -148,3 +149,20 @@ def open_store(fresh_store_url: str) -> Iterator[Callable[..., SessionStore]]:
     finally:
         for s in opened:
             s.close()
+        if fresh_store_url.startswith("redis"):
+            _delete_prefix(fresh_store_url)
+
+
+def _delete_prefix(url: str) -> None:
+    """Delete the keys under a test's own Redis prefix (never anything else)."""
+    import redis
+
+    base, _, query = url.partition("?")
+    prefix = parse_qs(query)["prefix"][0]
+    client = redis.Redis.from_url(base)
+    try:
+        batch = list(client.scan_iter(match=prefix + "*", count=500))
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
