@@ -400,7 +400,7 @@ class InfiniteConversationManager:
         return model or self.summary_model
 
     # ------------------------------------------------------------------ operations
-    def _op_refresh(self, sid: str, model: str) -> _Op[_SegState]:
+    def _op_refresh(self, sid: str, model: str, seen: list[SessionEvent] | None = None) -> _Op[_SegState]:
         state = self._state(sid, model)
         start = state.counted
         events = yield ("get_events", (sid, start))
@@ -408,6 +408,8 @@ class InfiniteConversationManager:
             if state.counted == start:  # another thread may have read this tail already
                 for event in events:
                     state.observe(event)
+        if seen is not None:
+            seen.extend(events)
         return state
 
     def _op_resolve(self, sid: str, model: str) -> _Op[_Resolved]:
@@ -527,7 +529,10 @@ class InfiniteConversationManager:
                     timestamp=event.timestamp.isoformat(),
                 )
                 history.append(entry)
-        return history
+        # An event moved on after a concurrent closing (see ``_check_not_late``) is listed
+        # once, at its last place.
+        last = {entry["event_id"]: k for k, entry in enumerate(history)}
+        return [entry for k, entry in enumerate(history) if last[entry["event_id"]] == k]
 
     # ------------------------------------------------------------------ public API
     async def process_message(
@@ -575,7 +580,7 @@ class InfiniteConversationManager:
                 state = self._state(sid, count_model)
                 if not self._is_full(state, message_tokens):
                     await self._append(store, sid, state, event)
-                    return sid
+                    return await self._check_not_late(store, sid, event, count_model)
                 try:
                     summary, usage, covered = await self._summarize(store, sid, state, llm_callback)
                 except Exception as exc:
@@ -598,6 +603,27 @@ class InfiniteConversationManager:
                     return new
                 else:
                     sid = await self._await_link(store, sid, state.closed_to or "", model=count_model)
+
+    async def _check_not_late(self, store: SessionStore, sid: str, event: SessionEvent, model: str) -> str:
+        """Move ``event`` on if another writer closed ``sid`` just before it landed there.
+
+        Between our read of the segment and our append, a writer in another process may
+        have stored the closing summary; our message then sits after it, outside every
+        summary and context. It is appended again, with the same event id, to the next
+        segment (history lists each event id once, at its last place).
+        """
+        tail: list[SessionEvent] = []
+        await self._arun(store, self._op_refresh(sid, model, tail))
+        ids = [e.id for e in tail]
+        closing_at = next((k for k, e in enumerate(tail) if e.id == summary_event_id(sid)), None)
+        if closing_at is None or event.id not in ids or ids.index(event.id) < closing_at:
+            return sid
+        nxt = self._state(sid, model).closed_to
+        if nxt is None:
+            return sid
+        new = await self._await_link(store, sid, nxt, model=model)
+        await self._append(store, new, self._state(new, model), event)
+        return new
 
     async def _await_link(self, store: SessionStore, old: str, new: str, *, model: str) -> str:
         """Wait for the writer that won ``old``'s closing to link ``new``; finish it ourselves if it died."""

@@ -422,3 +422,40 @@ async def test_messages_may_be_neutral_dicts_and_sources_strings() -> None:
     assert event.message == {"role": "user", "content": "hello"} and event.source == EventSource.USER
     with pytest.raises(ValueError, match="unknown source"):
         await manager.process_message("conv", "x", "robot", FactSummarizer())
+
+
+class InterleavingStore(InMemorySessionStore):
+    """A real in-memory store that runs one injected coroutine right before one append,
+    reproducing the window in which another writer closes the segment under us."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_next_append: Any = None
+
+    async def aappend_event(self, session_id: str, event: SessionEvent) -> None:
+        hook, self.before_next_append = self.before_next_append, None
+        if hook is not None:
+            await hook()
+        await super().aappend_event(session_id, event)
+
+
+async def test_a_message_that_lands_after_a_concurrent_closing_moves_to_the_new_segment() -> None:
+    store = InterleavingStore()
+    slow = InfiniteConversationManager(token_threshold=100, store=store)
+    other = InfiniteConversationManager(token_threshold=100, store=store)
+    await talk(slow, "conv", 2, FactSummarizer())
+
+    async def other_writer_closes_the_segment() -> None:
+        await other.process_message("conv", "m90 " + "long " * 80, EventSource.USER, FactSummarizer())
+
+    store.before_next_append = other_writer_closes_the_segment
+    landed = await slow.process_message("conv", "m91 late but short", EventSource.LLM, FactSummarizer())
+
+    (child,) = await store.aget_child_ids("conv")
+    assert landed == child
+    child_messages = [e.message for e in await store.aget_events(child) if e.type == EventType.MESSAGE]
+    assert child_messages[-1] == "m91 late but short"
+    history = [h["content"] for h in slow.get_full_conversation_history("conv")]
+    assert history[-2:] == ["m90 " + "long " * 80, "m91 late but short"]
+    assert history.count("m91 late but short") == 1
+    assert slow.build_context_for_llm("conv")[-1]["content"] == "m91 late but short"
