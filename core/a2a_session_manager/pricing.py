@@ -27,6 +27,7 @@ yourself if you know which release it points to.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -208,8 +209,10 @@ def register_model_pricing(
         "cache_write_per_mtok": cache_write_per_mtok,
     }
     for field, rate in rates.items():
-        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate < 0):
-            raise ValueError(f"{field} for {model!r} must be a non-negative number, not {rate!r}")
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate < 0
+        ):
+            raise ValueError(f"{field} for {model!r} must be a finite non-negative number, not {rate!r}")
     price = ModelPrice(
         float(input_per_mtok),
         float(output_per_mtok),
