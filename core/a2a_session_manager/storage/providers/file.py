@@ -2,13 +2,15 @@
 
 Layout of ``directory`` (``<stem>`` is the session id escaped into a safe file name)::
 
-    <stem>.session.json    the header (rewritten whole: temp file + fsync + rename)
+    <stem>.session.jsonl   the header log: a preamble line, then headers (the last wins)
     <stem>.events.jsonl    the event log: a preamble line, then one event per line
     <stem>.records.jsonl   the record log: a preamble line, then put/delete lines
     .locks/NN.lock         lock files, one per stripe of sessions (never deleted)
 
-An append is one ``write`` of complete lines on an ``O_APPEND`` descriptor (plus an
-fsync when the store was opened with ``fsync=True``). Each store object keeps, per
+Every log is append-only: a write is one ``write`` of complete lines on an ``O_APPEND``
+descriptor (plus an fsync when the store was opened with ``fsync=True``). A log is
+created whole, and rewritten (``replace_events``, compaction of the header and record
+logs) only as temp file + fsync + rename, so a reader sees the old file or the new one. Each store object keeps, per
 session, an index of line offsets (and event ids once it appends), validated on every
 call against the file (inode, device and the random generation in the preamble line)
 and extended by reading only the bytes written since, by any process. A final line
@@ -19,7 +21,7 @@ Stems: ``s-`` then the id with ``_`` as ``__``, an upper-case letter as ``_`` pl
 lower case, and ``:`` as ``_-``; only ``a-z 0-9 - . @ _`` remain, so names are distinct
 on case-insensitive file systems and valid on Windows. An id whose escaped form is
 too long becomes ``h-<escaped head>~<sha256>`` (its full id is read from its header
-when listing). No id can produce a separator or a name outside ``directory``.
+when listing: every preamble carries the id). No id can produce a separator or a name outside ``directory``.
 
 Locking: ``flock`` on one of ``_STRIPES`` lock files (exclusive to write, shared to
 read), plus a thread lock per stripe, because ``flock`` does not exclude threads that
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import errno
 import fcntl
 import hashlib
 import json
@@ -65,11 +66,14 @@ _MAX_ESCAPED = 200
 _HEAD_CHARS = 100
 """How much of a long id's escaped form its hashed file name keeps."""
 _CHUNK = 1 << 20
+_COMPACT_HEADERS = 64
+"""Header lines after which the header log is rewritten to its last header."""
 
-_HEADER = ".session.json"
+_HEADER = ".session.jsonl"
 _EVENTS = ".events.jsonl"
 _RECORDS = ".records.jsonl"
 _LOG_MAGIC = "a2a-session-manager"
+_INDEX_ATTR = {_HEADER: "header", _EVENTS: "events", _RECORDS: "records"}
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 
@@ -163,6 +167,7 @@ class _LogIndex:
 
 @dataclass
 class _Entry:
+    header: _LogIndex | None = None
     events: _LogIndex | None = None
     records: _LogIndex | None = None
 
@@ -331,8 +336,10 @@ class FileSessionStore(SessionStore):
         self._fsync_dir()
 
     @staticmethod
-    def _new_preamble() -> bytes:
-        return json.dumps({"log": _LOG_MAGIC, "v": 1, "gen": secrets.token_hex(16)}).encode() + b"\n"
+    def _new_preamble(sid: str) -> bytes:
+        # The random generation tells a rewritten file from the one an index was built on.
+        meta = {"log": _LOG_MAGIC, "v": 1, "gen": secrets.token_hex(16), "id": sid}
+        return json.dumps(meta, separators=(",", ":")).encode() + b"\n"
 
     @staticmethod
     def _open(path: str, *, write: bool) -> int | None:
@@ -342,20 +349,58 @@ class FileSessionStore(SessionStore):
         except FileNotFoundError:
             return None
 
-    def _open_log_for_append(self, path: str) -> int:
+    def _append_log_locked(
+        self, sid: str, suffix: str, data: bytes | Callable[[_LogIndex | None], bytes]
+    ) -> _LogIndex | None:
+        """Append complete lines to one of the session's logs (its lock held).
+
+        ``data`` may be a function of the up-to-date index (None for a new log) that
+        returns the lines to write (the event log filters known ids that way).
+
+        A missing log is created whole (preamble and ``data``) by rename, so no reader
+        sees a torn preamble. Otherwise an unterminated tail left by a crashed writer is
+        cut off first (it was never acknowledged), then ``data`` goes in one ``write``;
+        if that fails, whatever part of it reached the file is cut off again.
+
+        Returns:
+            The log's index, brought up to date; None when the log was just created.
+        """
+        path = self._path(sid, suffix)
         fd = self._open(path, write=True)
         if fd is None:
-            # Created whole (preamble included) by rename, so no reader sees a torn preamble.
-            self._write_atomic(path, [self._new_preamble()])
-            fd = self._open(path, write=True)
-            if fd is None:
-                raise FileNotFoundError(errno.ENOENT, "log vanished while locked", path)
-        return fd
+            payload = data if isinstance(data, bytes) else data(None)
+            if payload:
+                self._write_atomic(path, [self._new_preamble(sid), payload])
+                self._set_index(sid, suffix, None)
+            return None
+        try:
+            index = self._index(sid, suffix, fd)
+            if suffix == _EVENTS:
+                self._ensure_ids(sid, path, fd, index)
+            if not isinstance(data, bytes):
+                data = data(index)
+            if not data:
+                return index
+            if index.size > index.end:
+                os.ftruncate(fd, index.end)
+                index.size = index.end
+            try:
+                _write_all(fd, data)
+                if self.fsync:
+                    _datasync(fd)
+            except BaseException:
+                os.ftruncate(fd, index.end)
+                raise
+            self._index_lines(sid, path, index, data, index.end)
+            index.size = index.end
+            return index
+        finally:
+            os.close(fd)
 
     def _refresh(self, sid: str, path: str, fd: int, index: _LogIndex | None, kind: str) -> _LogIndex:
         """Bring ``index`` up to date with the file open as ``fd`` (reading only new bytes)."""
         st = os.fstat(fd)
-        head = os.pread(fd, 256, 0)
+        head = os.pread(fd, 1024, 0)  # a preamble is at most about 350 bytes
         nl = head.find(b"\n")
         if nl < 0:
             raise self._corrupt(sid, path, 1, "has no complete preamble line")
@@ -374,7 +419,7 @@ class FileSessionStore(SessionStore):
             if not isinstance(meta, dict) or meta.get("log") != _LOG_MAGIC:
                 raise self._corrupt(sid, path, 1, "is not a session log preamble")
             index = _LogIndex(ino=st.st_ino, dev=st.st_dev, preamble=preamble, end=len(preamble))
-            if kind == "records":
+            if kind == _RECORDS:
                 index.records = {}
         pos = index.end
         read_at = pos
@@ -478,15 +523,16 @@ class FileSessionStore(SessionStore):
         index.ids = ids
         return ids
 
-    def _events_index(self, sid: str, fd: int) -> _LogIndex:
+    def _index(self, sid: str, suffix: str, fd: int) -> _LogIndex:
+        """The up-to-date index of one of the session's logs, open as ``fd``."""
         entry = self._entry(sid)
-        entry.events = self._refresh(sid, self._path(sid, _EVENTS), fd, entry.events, "events")
-        return entry.events
+        attr = _INDEX_ATTR[suffix]
+        index = self._refresh(sid, self._path(sid, suffix), fd, getattr(entry, attr), suffix)
+        setattr(entry, attr, index)
+        return index
 
-    def _records_index(self, sid: str, fd: int) -> _LogIndex:
-        entry = self._entry(sid)
-        entry.records = self._refresh(sid, self._path(sid, _RECORDS), fd, entry.records, "records")
-        return entry.records
+    def _set_index(self, sid: str, suffix: str, index: _LogIndex | None) -> None:
+        setattr(self._entry(sid), _INDEX_ATTR[suffix], index)
 
     # ==================================================================== TTL
     def _expired(self, sid: str) -> bool:
@@ -547,18 +593,34 @@ class FileSessionStore(SessionStore):
     # ================================================================= headers
     def _header_locked(self, sid: str) -> str | None:
         path = self._path(sid, _HEADER)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
+        fd = self._open(path, write=False)
+        if fd is None:
             return None
         try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise self._corrupt(sid, path, None, "is not UTF-8 text") from exc
+            index = self._index(sid, _HEADER, fd)
+            if not index.offsets:
+                raise self._corrupt(sid, path, None, "holds no complete header line")
+            offset, length = index.line_span(len(index.offsets) - 1)
+            raw = os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+        lineno = len(index.offsets) + 1
+        try:
+            text = raw.decode("utf-8")
+            json.loads(text)
+        except ValueError as exc:
+            raise self._corrupt(sid, path, lineno, "is not a valid session header (not JSON)") from exc
+        return text
 
     def _write_header_locked(self, sid: str, header: str) -> None:
-        self._write_atomic(self._path(sid, _HEADER), [header.encode("utf-8")])
+        if "\n" in header or "\r" in header:
+            raise StorageError(f"session {sid!r}: a header may not contain a line break", session_id=sid)
+        line = header.encode("utf-8") + b"\n"
+        index = self._append_log_locked(sid, _HEADER, line)
+        if index is not None and len(index.offsets) > _COMPACT_HEADERS:
+            # Keep the header log short: rewrite it to its last line (rare, amortised).
+            self._write_atomic(self._path(sid, _HEADER), [self._new_preamble(sid), line])
+            self._set_index(sid, _HEADER, None)
 
     def _ensure_header_locked(self, sid: str, header_if_new: str | None) -> None:
         if header_if_new is not None and not os.path.exists(self._path(sid, _HEADER)):
@@ -574,50 +636,29 @@ class FileSessionStore(SessionStore):
 
     # ================================================================== events
     def _append(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> int:
-        payload: list[bytes] = []
         for _, line in items:
             if "\n" in line or "\r" in line:
                 raise StorageError(f"session {sid!r}: an event line may not contain a line break", session_id=sid)
+        added = 0
+
+        def new_lines(index: _LogIndex | None) -> bytes:
+            nonlocal added
+            known = index.ids if index is not None and index.ids is not None else set()
+            payload: list[bytes] = []
+            seen: set[str] = set()
+            for event_id, line in items:
+                if event_id not in known and event_id not in seen:
+                    seen.add(event_id)
+                    payload.append(line.encode("utf-8") + b"\n")
+            added = len(payload)
+            return b"".join(payload)
+
         with self._writing(sid):
             self._ensure_header_locked(sid, header_if_new)
-            path = self._path(sid, _EVENTS)
-            fd = self._open_log_for_append(path)
-            try:
-                index = self._events_index(sid, fd)
-                ids = self._ensure_ids(sid, path, fd, index)
-                if index.size > index.end:
-                    # An unterminated tail left by a crashed writer: never acknowledged.
-                    os.ftruncate(fd, index.end)
-                    index.size = index.end
-                new_ids: list[str] = []
-                seen: set[str] = set()
-                for event_id, line in items:
-                    if event_id in ids or event_id in seen:
-                        continue
-                    seen.add(event_id)
-                    new_ids.append(event_id)
-                    payload.append(line.encode("utf-8") + b"\n")
-                if not payload:
-                    self._touch(path)
-                    return 0
-                data = b"".join(payload)
-                try:
-                    _write_all(fd, data)
-                    if self.fsync:
-                        _datasync(fd)
-                except BaseException:
-                    # All or nothing: cut off whatever part of the batch reached the file.
-                    os.ftruncate(fd, index.end)
-                    raise
-                pos = index.end
-                for chunk in payload:
-                    index.offsets.append(pos)
-                    pos += len(chunk)
-                index.end = index.size = pos
-                ids.update(new_ids)
-                return len(new_ids)
-            finally:
-                os.close(fd)
+            self._append_log_locked(sid, _EVENTS, new_lines)
+            if not added:
+                self._touch(self._path(sid, _EVENTS))
+            return added
 
     def _rows_locked(self, sid: str, start: int, end: int | None) -> list[EventRow]:
         path = self._path(sid, _EVENTS)
@@ -625,7 +666,7 @@ class FileSessionStore(SessionStore):
         if fd is None:
             return []
         try:
-            index = self._events_index(sid, fd)
+            index = self._index(sid, _EVENTS, fd)
             n = len(index.offsets)
             lo = max(n + start, 0) if start < 0 else min(start, n)
             hi = n if end is None else min(end, n)
@@ -654,7 +695,7 @@ class FileSessionStore(SessionStore):
         if fd is None:
             return 0
         try:
-            return len(self._events_index(sid, fd).offsets)
+            return len(self._index(sid, _EVENTS, fd).offsets)
         finally:
             os.close(fd)
 
@@ -663,7 +704,7 @@ class FileSessionStore(SessionStore):
         return count
 
     def _replace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
-        chunks = [self._new_preamble()]
+        chunks = [self._new_preamble(sid)]
         for _, line in items:
             if "\n" in line or "\r" in line:
                 raise StorageError(f"session {sid!r}: an event line may not contain a line break", session_id=sid)
@@ -671,7 +712,7 @@ class FileSessionStore(SessionStore):
         with self._writing(sid):
             self._ensure_header_locked(sid, header_if_new)
             self._write_atomic(self._path(sid, _EVENTS), chunks)
-            self._entry(sid).events = None
+            self._set_index(sid, _EVENTS, None)
 
     # ================================================================= sessions
     def _delete(self, sid: str) -> bool:
@@ -708,16 +749,19 @@ class FileSessionStore(SessionStore):
         return found
 
     def _id_from_header(self, path: str, known: str) -> str | None:
+        """The full id of a hashed file name, from its header log's preamble."""
         try:
             with open(path, "rb") as f:
-                data = json.loads(f.read())
+                first = f.readline()
         except FileNotFoundError:
             return None
-        except ValueError as exc:
-            raise self._corrupt(known + "...", path, None, "is not a valid session header") from exc
-        sid = data.get("id") if isinstance(data, dict) else None
+        try:
+            meta = json.loads(first)
+        except ValueError:
+            meta = None
+        sid = meta.get("id") if isinstance(meta, dict) else None
         if not isinstance(sid, str) or _stem(sid) != os.path.basename(path)[: -len(_HEADER)]:
-            raise self._corrupt(known + "...", path, None, "does not hold the id its file name encodes")
+            raise self._corrupt(known + "...", path, 1, "does not hold the id its file name encodes")
         return sid
 
     def _read_session(self, sid: str) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
@@ -736,37 +780,22 @@ class FileSessionStore(SessionStore):
 
     # ================================================================= records
     def _append_records_locked(self, sid: str, lines: list[bytes]) -> None:
-        path = self._path(sid, _RECORDS)
-        fd = self._open_log_for_append(path)
-        try:
-            index = self._records_index(sid, fd)
-            if index.size > index.end:
-                os.ftruncate(fd, index.end)
-            data = b"".join(lines)
+        index = self._append_log_locked(sid, _RECORDS, b"".join(lines))
+        if index is None or index.records is None:
+            return
+        live = sum(len(keys) for keys in index.records.values())
+        if len(index.offsets) > 64 and len(index.offsets) > 2 * live:
+            # Last write wins, so the log only grows: rewrite it to its live lines.
+            path = self._path(sid, _RECORDS)
+            spans = sorted(span for keys in index.records.values() for span in keys.values())
+            fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
             try:
-                _write_all(fd, data)
-                if self.fsync:
-                    _datasync(fd)
-            except BaseException:
-                os.ftruncate(fd, index.end)
-                raise
-            self._index_lines(sid, path, index, data, index.end)
-            index.size = index.end
-            assert index.records is not None
-            live = sum(len(keys) for keys in index.records.values())
-            if len(index.offsets) > 64 and len(index.offsets) > 2 * live:
-                self._compact_locked(sid, path, fd, index)
-        finally:
-            os.close(fd)
-
-    def _compact_locked(self, sid: str, path: str, fd: int, index: _LogIndex) -> None:
-        assert index.records is not None
-        spans = sorted(span for keys in index.records.values() for span in keys.values())
-        chunks = [self._new_preamble()]
-        for offset, length in spans:
-            chunks.append(os.pread(fd, length + 1, offset))
-        self._write_atomic(path, chunks)
-        self._entry(sid).records = None
+                chunks = [self._new_preamble(sid)]
+                chunks.extend(os.pread(fd, length + 1, offset) for offset, length in spans)
+            finally:
+                os.close(fd)
+            self._write_atomic(path, chunks)
+            self._set_index(sid, _RECORDS, None)
 
     def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
         lines = [
@@ -801,7 +830,7 @@ class FileSessionStore(SessionStore):
         if fd is None:
             return []
         try:
-            index = self._records_index(sid, fd)
+            index = self._index(sid, _RECORDS, fd)
             assert index.records is not None
             bucket = index.records.get(kind, {})
             keys = sorted(k for k in bucket if k.startswith(prefix) and (before is None or k < before))
@@ -818,7 +847,7 @@ class FileSessionStore(SessionStore):
         if fd is None:
             return None
         try:
-            index = self._records_index(sid, fd)
+            index = self._index(sid, _RECORDS, fd)
             assert index.records is not None
             span = index.records.get(kind, {}).get(key)
             return None if span is None else self._value_locked(sid, fd, span, index)
@@ -844,7 +873,7 @@ class FileSessionStore(SessionStore):
             if fd is None:
                 return
             try:
-                index = self._records_index(sid, fd)
+                index = self._index(sid, _RECORDS, fd)
                 assert index.records is not None
                 bucket = index.records.get(kind, {})
             finally:
