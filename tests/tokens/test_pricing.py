@@ -174,3 +174,11 @@ def test_a_summary_counts_unpriced_tokens_apart_from_the_cost() -> None:
     summary.add_usage(TokenUsage(prompt_tokens=700, completion_tokens=300, model="some-local-llama"))
     assert summary.total_estimated_cost_usd == pytest.approx(0.15)
     assert summary.unpriced_tokens == 1_000
+
+
+def test_adding_usages_keeps_the_price_only_when_every_part_has_one() -> None:
+    priced = TokenUsage(prompt_tokens=1000, completion_tokens=500, model="gpt-4o-mini")
+    assert (TokenUsage() + priced).estimated_cost_usd == priced.estimated_cost_usd
+    assert (priced + TokenUsage(prompt_tokens=5, model="some-local-llama")).estimated_cost_usd is None
+    both = priced + TokenUsage(prompt_tokens=1000, completion_tokens=0, model="gpt-4o")
+    assert both.estimated_cost_usd == pytest.approx(priced.estimated_cost_usd + 0.0025)  # type: ignore[operator]

@@ -108,8 +108,10 @@ class TokenUsage(BaseModel):
             return NotImplemented
         model = self.model if self.model == other.model or not other.model else (self.model or other.model)
         origin = max(self.origin, other.origin, key=lambda o: _ORIGIN_RANK[o])
-        both_priced = self.estimated_cost_usd is not None and other.estimated_cost_usd is not None
-        return TokenUsage(
+        costs = [
+            u.estimated_cost_usd if u.estimated_cost_usd is not None or u.total_tokens else 0.0 for u in (self, other)
+        ]
+        total = TokenUsage(
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
@@ -117,10 +119,11 @@ class TokenUsage(BaseModel):
             cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             model=model,
             origin=origin,
-            estimated_cost_usd=(
-                (self.estimated_cost_usd or 0.0) + (other.estimated_cost_usd or 0.0) if both_priced else None
-            ),
         )
+        # Set after validation, which would otherwise price every token at the kept model's
+        # rate: a sum with an unpriced part has no price (an empty usage costs nothing).
+        total.estimated_cost_usd = None if None in costs else round(sum(c or 0.0 for c in costs), 9)
+        return total
 
 
 class TokenSummary(BaseModel):
