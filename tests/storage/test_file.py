@@ -483,3 +483,18 @@ async def test_the_async_twins_share_the_files(store: FileSessionStore, director
     await store.asave(Session(id="as2", parent_id="as"))
     assert [e.message for e in await FileSessionStore(directory).aget_events("as")] == ["a"]
     assert await store.aget_child_ids("as") == ["as2"]
+
+
+def test_a_line_corrupted_after_caching_is_reported_every_time(store: FileSessionStore, directory: Path) -> None:
+    first = ev("a")
+    store.append_event("s1", first)
+    store.append_event("s1", ev("b"))  # the id index is now cached
+    with open(events_file(directory, "s-s1"), "ab") as f:
+        f.write(b"not json\n")
+    for _ in range(2):
+        with pytest.raises(CorruptSessionError, match="line 4"):
+            store.append_event("s1", ev("c"))
+    with pytest.raises(CorruptSessionError, match="line 4"):
+        store.get_events("s1")
+    assert [e.message for e in store.get_events("s1", end=2)] == ["a", "b"]
+    assert store.count_events("s1") == 3

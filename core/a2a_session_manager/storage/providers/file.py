@@ -527,7 +527,11 @@ class FileSessionStore(SessionStore):
         """The up-to-date index of one of the session's logs, open as ``fd``."""
         entry = self._entry(sid)
         attr = _INDEX_ATTR[suffix]
-        index = self._refresh(sid, self._path(sid, suffix), fd, getattr(entry, attr), suffix)
+        try:
+            index = self._refresh(sid, self._path(sid, suffix), fd, getattr(entry, attr), suffix)
+        except BaseException:
+            setattr(entry, attr, None)  # a half-extended index must not be reused
+            raise
         setattr(entry, attr, index)
         return index
 
