@@ -293,7 +293,7 @@ def test_replace_and_clear_are_atomic_for_concurrent_readers(directory: Path) ->
     old = [ev(f"old{i}") for i in range(30)]
     new = [ev(f"new{i}") for i in range(20)]
     writer.replace_events("s1", old)
-    expected = ([e.message for e in old], [e.message for e in new], [])
+    expected: tuple[list[object], ...] = ([e.message for e in old], [e.message for e in new], [])
     seen: list[list[object]] = []
     stop = threading.Event()
 
