@@ -26,7 +26,9 @@ def scripted_llm(a: int = 2, b: int = 3, call_prefix: str = "call") -> MockFunct
         if last.role == MessageRole.TOOL:
             return ChatMessage(role="assistant", content=f"The sum is {last.content}.")
         counter["n"] += 1
-        call = ToolCallBlock(tool_call_id=f"{call_prefix}-{counter['n']}", tool_name="add", tool_kwargs={"a": a, "b": b})
+        call = ToolCallBlock(
+            tool_call_id=f"{call_prefix}-{counter['n']}", tool_name="add", tool_kwargs={"a": a, "b": b}
+        )
         return ChatMessage(role="assistant", blocks=[call])
 
     return MockFunctionCallingLLM(response_generator=respond)
