@@ -169,7 +169,7 @@ def _media_ref(block: Any, data: Any, mimetype: str | None, fallback: str) -> st
     if getattr(block, "url", None):
         return str(block.url)
     if getattr(block, "path", None):
-        return block.path.resolve().as_uri()
+        return str(block.path.resolve().as_uri())
     if isinstance(data, bytes) and data:
         return _data_url(data, mimetype, fallback)
     return None
@@ -270,12 +270,12 @@ def message_to_event(
             metadata=meta,
         )
     calls = message_tool_calls(message) if role == "assistant" else []
-    name = message.additional_kwargs.get("name")
+    speaker = message.additional_kwargs.get("name")
     event = make_message_event(
         role,
         neutral_content(message),
         tool_calls=calls or None,
-        name=name if isinstance(name, str) else None,
+        name=speaker if isinstance(speaker, str) else None,
         event_id=event_id or uuid4().hex,
         task_id=task_id,
         metadata=meta,
@@ -378,7 +378,7 @@ def _block(part: Any) -> Any:
     return TextBlock(text=json.dumps(dict(part), ensure_ascii=False, default=str))
 
 
-def _blocks(content: Any) -> list[Any]:
+def _blocks(content: Any) -> list[Any]:  # list of ContentBlock
     if content is None or content == "":
         return [] if content is None else [TextBlock(text="")]
     if isinstance(content, str):
@@ -432,7 +432,7 @@ def event_to_message(event: SessionEvent) -> ChatMessage | None:
         calls = event_tool_calls(event)
         if calls:
             blocks = [b for b in blocks if not (isinstance(b, TextBlock) and b.text == "")]
-            blocks.extend(
+            blocks += list[Any](
                 ToolCallBlock(tool_call_id=c["id"] or None, tool_name=c["name"], tool_kwargs=c["arguments"])
                 for c in calls
             )

@@ -63,8 +63,8 @@ from a2a_session_manager.storage import SessionStore, SessionStoreProvider
 from a2a_session_manager.tokens import choose_encoding, count_messages_tokens, count_text_tokens
 from a2a_session_manager.usage import usage_from_llamaindex
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.dispatcher import Dispatcher
+from llama_index_instrumentation import get_dispatcher
+from llama_index_instrumentation.dispatcher import Dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import LLMChatEndEvent, LLMChatStartEvent
@@ -297,7 +297,7 @@ def _openai(event: SessionEvent) -> dict[str, Any] | None:
     return event_to_openai(event)
 
 
-class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):  # type: ignore[misc]
+class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
     """Records LLM calls (with usage), tool calls and agent runs of LlamaIndex in a session.
 
     See the module docstring for what is written and how it is scoped.
@@ -405,7 +405,11 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):  # typ
 
     def _write_events(self, events: list[SessionEvent]) -> None:
         store, sid = self._store, self.session_id
-        self._writer.submit(lambda: store.append_events(sid, events) and None)
+
+        def job() -> None:
+            store.append_events(sid, events)
+
+        self._writer.submit(job)
 
     def _write_run(self, run: SessionRun) -> None:
         store, sid, snapshot = self._store, self.session_id, run.model_copy(deep=True)
