@@ -63,13 +63,13 @@ from a2a_session_manager.storage import SessionStore, SessionStoreProvider
 from a2a_session_manager.tokens import choose_encoding, count_messages_tokens, count_text_tokens
 from a2a_session_manager.usage import usage_from_llamaindex
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
-from llama_index_instrumentation import get_dispatcher
-from llama_index_instrumentation.dispatcher import Dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import LLMChatEndEvent, LLMChatStartEvent
 from llama_index.core.instrumentation.span import SimpleSpan
 from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
+from llama_index_instrumentation import get_dispatcher
+from llama_index_instrumentation.dispatcher import Dispatcher
 from pydantic import ConfigDict, PrivateAttr
 
 from a2a_session_integrations.llamaindex import _convert
