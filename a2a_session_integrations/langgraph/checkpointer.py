@@ -1,0 +1,967 @@
+"""``SessionCheckpointer``: a LangGraph checkpoint saver over our session stores.
+
+Thread id = session id. Everything the saver keeps lives in the session's records,
+so it expires with the session (``expiration_seconds``) and is deleted with it:
+
+==============  ===============================================================
+record kind     keys (ns, ids, channels and versions are hex-encoded)
+==============  ===============================================================
+``lg.ckpt``     ``c<ns>/<checkpoint id>``: the checkpoint without its channel
+                values, its metadata and its parent id; ``r<run id>/c<ns>/<id>``:
+                an empty index entry per checkpoint of a run (``delete_for_runs``)
+``lg.blob``     ``v<ns>/<channel>/<version>``: a channel's value, once per version;
+                ``k<ns>/<channel>/<index>.<hash>``: a full chunk of a long list
+                value (see below), once per content
+``lg.writes``   ``c<ns>/<checkpoint id>/<task id>/<idx>``: pending writes
+==============  ===============================================================
+
+Channel values are stored once per (namespace, channel, version), like LangGraph's
+Postgres saver, so a checkpoint costs what changed. A list value (the ``messages``
+channel) longer than ``CHUNK`` items is also split: its full chunks of ``CHUNK`` items
+are content-addressed records written once, and the version's record keeps only the
+chunk hashes and the short tail, so a conversation that grows by two messages per
+turn stores each message about once instead of once per turn.
+
+With ``mirror_messages`` (the default) the messages that enter the root graph's
+``messages`` channel are also appended to the session as ordinary MESSAGE / TOOL_CALL
+events (LangChain's mapping in ``a2a_session_integrations.langchain._convert``), so
+``store.get(thread_id)``, ``SessionChatMessageHistory`` and the LlamaIndex adapter
+read the agent's conversation. Event ids are message ids (``tool:<call id>`` for tool
+results): appending is idempotent, and only the new tail is sent each step.
+
+Values are serialized with LangGraph's own serializer (``JsonPlusSerializer`` unless
+``serde`` is given); a serializer that may fall back to pickle is refused, and stored
+data typed ``pickle`` is never loaded.
+
+Every public method has an async twin. The logic is written once as generator
+operations that yield store calls; the sync driver runs them with the store's sync
+methods and the async driver with its ``a``-methods (``redis.asyncio`` on Redis, a
+worker thread for file and SQLite), so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+from a2a_session_manager._ids import check_session_id
+from a2a_session_manager._optional import require
+from a2a_session_manager.exceptions import CorruptSessionError
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.storage import SessionStore, SessionStoreProvider
+
+require("langgraph.checkpoint.base", extra="langgraph", feature="SessionCheckpointer")
+
+from langchain_core.messages import AIMessage, BaseMessage, RemoveMessage, ToolMessage, message_to_dict  # noqa: E402
+from langchain_core.runnables import RunnableConfig  # noqa: E402
+from langgraph.checkpoint.base import (  # noqa: E402
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+    get_checkpoint_id,
+    get_serializable_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol  # noqa: E402
+
+from a2a_session_integrations.langchain._convert import event_id_for, message_to_event  # noqa: E402
+
+__all__ = ["BLOB_KIND", "CHUNK", "CKPT_KIND", "WRITES_KIND", "SessionCheckpointer"]
+
+T = TypeVar("T")
+
+CKPT_KIND: Final = "lg.ckpt"
+"""Record kind of checkpoints (and the run index)."""
+BLOB_KIND: Final = "lg.blob"
+"""Record kind of channel values (per version) and list chunks (per content)."""
+WRITES_KIND: Final = "lg.writes"
+"""Record kind of pending writes."""
+CHUNK: Final = 32
+"""Items per content-addressed chunk of a long list value."""
+
+_KINDS: Final = (CKPT_KIND, BLOB_KIND, WRITES_KIND)
+_EMPTY: Final = b"lg.empty\n"
+_CHUNKED: Final = b"lg.chunked\n"
+_PAGE: Final = 64
+_MIRROR_TAIL: Final = 64
+_CACHE_THREADS: Final = 1024
+_MAX_ID_BYTES: Final = 100
+_GATHER: Final = "__gather__"
+_EMIT: Final = "__emit__"
+
+# An operation yields ("store method", args, kwargs), (_GATHER, [calls], {}) or
+# (_EMIT, (item,), {}) and receives the store's answer (a list for _GATHER).
+Request = tuple[str, tuple[Any, ...], dict[str, Any]]
+Op = Generator[Request, Any, T]
+
+
+def _call(name: str, *args: Any, **kwargs: Any) -> Request:
+    return (name, args, kwargs)
+
+
+# ------------------------------------------------------------------- record keys
+def _enc(text: str) -> str:
+    """A record-key-safe, order-preserving token for any text (hashed when long)."""
+    raw = text.encode()
+    if len(raw) <= 64:
+        return "x" + raw.hex()
+    return "h" + hashlib.sha256(raw).hexdigest()[:40]
+
+
+def _cid(checkpoint_id: str) -> str:
+    if not isinstance(checkpoint_id, str):
+        raise TypeError(f"checkpoint_id must be a str, not {type(checkpoint_id).__name__}")
+    raw = checkpoint_id.encode()
+    if not raw or len(raw) > _MAX_ID_BYTES:
+        raise ValueError(f"checkpoint_id must be 1 to {_MAX_ID_BYTES} bytes, not {checkpoint_id!r}")
+    return raw.hex()
+
+
+def _ns_prefix(ns: str) -> str:
+    return f"c{_enc(ns)}/"
+
+
+def _ckpt_key(ns: str, checkpoint_id: str) -> str:
+    return f"c{_enc(ns)}/{_cid(checkpoint_id)}"
+
+
+def _run_key(run_id: str, ckpt_key: str) -> str:
+    return f"r{_enc(run_id)}/{ckpt_key}"
+
+
+def _blob_key(ns: str, channel: str, version: Any) -> str:
+    return f"v{_enc(ns)}/{_enc(channel)}/{_enc(repr(version))}"
+
+
+def _chunk_prefix(ns: str, channel: str) -> str:
+    return f"k{_enc(ns)}/{_enc(channel)}/"
+
+
+def _write_key(ckpt_key: str, task_id: str, idx: int) -> str:
+    return f"{ckpt_key}/{_enc(task_id)}/{'m' if idx < 0 else 'p'}{abs(idx)}"
+
+
+def _thread_id(value: Any) -> str:
+    """LangGraph's savers accept any thread id that prints as text; ours must be a valid session id."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return check_session_id(value)
+
+
+class _Recent:
+    """The last few event ids mirrored into one session (a bounded set)."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict.fromkeys(ids)
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._ids
+
+    def add(self, ids: Iterable[str]) -> None:
+        for event_id in ids:
+            self._ids[event_id] = None
+            self._ids.move_to_end(event_id)
+        while len(self._ids) > 4 * _MIRROR_TAIL:
+            self._ids.popitem(last=False)
+
+
+class SessionCheckpointer(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer that keeps threads as sessions of any of our stores.
+
+    ``create_agent(model, tools, checkpointer=SessionCheckpointer(store))``: each thread
+    is the session of the same id, its checkpoints expire with the session's TTL, and
+    (with ``mirror_messages``) its conversation is readable as ordinary session events.
+
+    Args:
+        store: The session store (memory, file, SQLite, Redis); None uses
+            ``SessionStoreProvider.get_store()``.
+        serde: LangGraph serializer for checkpoints and values (default:
+            ``JsonPlusSerializer``). One that may fall back to pickle is refused.
+        mirror_messages: Also append the messages of the root graph's ``messages_key``
+            channel to the session as MESSAGE / TOOL_CALL events.
+        messages_key: The channel holding the conversation.
+
+    Raises:
+        ValueError: ``serde`` may fall back to pickle.
+    """
+
+    def __init__(
+        self,
+        store: SessionStore | None = None,
+        *,
+        serde: SerializerProtocol | None = None,
+        mirror_messages: bool = True,
+        messages_key: str = "messages",
+    ) -> None:
+        super().__init__(serde=serde)
+        _refuse_pickle(self.serde)
+        self.store: SessionStore = store if store is not None else SessionStoreProvider.get_store()
+        self.mirror_messages = bool(mirror_messages)
+        self.messages_key = messages_key
+        self._lock = threading.Lock()
+        # Per-thread caches (bounded): event ids recently mirrored, and list chunks known
+        # to be stored (reset from what get_tuple reads, so a deleted thread starts clean).
+        self._mirrored: OrderedDict[str, _Recent] = OrderedDict()
+        self._chunks: OrderedDict[str, set[str]] = OrderedDict()
+
+    # ============================================================== drivers
+    def _do(self, request: Request) -> Any:
+        name, args, kwargs = request
+        if name == _GATHER:
+            return [self._do(r) for r in args]
+        return getattr(self.store, name)(*args, **kwargs)
+
+    async def _ado(self, request: Request) -> Any:
+        name, args, kwargs = request
+        if name == _GATHER:
+            return list(await asyncio.gather(*(self._ado(r) for r in args)))
+        return await getattr(self.store, "a" + name)(*args, **kwargs)
+
+    def _run(self, op: Op[T]) -> T:
+        try:
+            request = next(op)
+            while True:
+                request = op.send(self._do(request))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    async def _arun(self, op: Op[T]) -> T:
+        try:
+            request = next(op)
+            while True:
+                request = op.send(await self._ado(request))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+    def _iter(self, op: Op[None]) -> Iterator[CheckpointTuple]:
+        try:
+            request = next(op)
+            while True:
+                if request[0] == _EMIT:
+                    yield request[1][0]
+                    request = op.send(None)
+                else:
+                    request = op.send(self._do(request))
+        except StopIteration:
+            return
+        finally:
+            op.close()
+
+    async def _aiter(self, op: Op[None]) -> AsyncIterator[CheckpointTuple]:
+        try:
+            request = next(op)
+            while True:
+                if request[0] == _EMIT:
+                    yield request[1][0]
+                    request = op.send(None)
+                else:
+                    request = op.send(await self._ado(request))
+        except StopIteration:
+            return
+        finally:
+            op.close()
+
+    # ============================================================== caches
+    def _cache_get(self, cache: OrderedDict[str, Any], tid: str) -> Any:
+        with self._lock:
+            value = cache.get(tid)
+            if value is not None:
+                cache.move_to_end(tid)
+            return value
+
+    def _cache_put(self, cache: OrderedDict[str, Any], tid: str, value: Any) -> None:
+        with self._lock:
+            cache[tid] = value
+            cache.move_to_end(tid)
+            while len(cache) > _CACHE_THREADS:
+                cache.popitem(last=False)
+
+    def _forget(self, tid: str) -> None:
+        with self._lock:
+            self._mirrored.pop(tid, None)
+            self._chunks.pop(tid, None)
+
+    def _known_chunks(self, tid: str) -> set[str]:
+        with self._lock:
+            known = self._chunks.get(tid)
+            if known is None:
+                known = set()
+                self._chunks[tid] = known
+                while len(self._chunks) > _CACHE_THREADS:
+                    self._chunks.popitem(last=False)
+            return known
+
+    # ============================================================== encoding
+    def _pack(self, value: Any) -> bytes:
+        type_, data = self.serde.dumps_typed(value)
+        return type_.encode() + b"\n" + bytes(data)
+
+    def _unpack(self, raw: bytes, tid: str, where: str) -> Any:
+        type_, sep, data = bytes(raw).partition(b"\n")
+        if not sep:
+            raise CorruptSessionError(
+                f"session {tid!r}: checkpoint record {where} has no type header; delete the thread",
+                session_id=tid,
+            )
+        name = type_.decode("ascii", "replace")
+        if name == "pickle":
+            raise CorruptSessionError(
+                f"session {tid!r}: checkpoint record {where} holds pickle data, which is never loaded",
+                session_id=tid,
+            )
+        try:
+            return self.serde.loads_typed((name, data))
+        except Exception as exc:
+            raise CorruptSessionError(
+                f"session {tid!r}: checkpoint record {where} cannot be decoded "
+                f"({type(exc).__name__}: {exc}); delete the thread",
+                session_id=tid,
+            ) from exc
+
+    def _value_items(
+        self, tid: str, ns: str, channel: str, value: Any, key: str, new_keys: list[str]
+    ) -> list[tuple[str, bytes]]:
+        """Records for one channel version: the value, or a chunk manifest plus the chunks not yet stored."""
+        if type(value) is not list or len(value) < 2 * CHUNK:
+            return [(key, self._pack(value))]
+        full = len(value) // CHUNK
+        prefix = _chunk_prefix(ns, channel)
+        known = self._known_chunks(tid)
+        hashes: list[str] = []
+        items: list[tuple[str, bytes]] = []
+        for i in range(full):
+            packed = self._pack(value[i * CHUNK : (i + 1) * CHUNK])
+            digest = hashlib.sha256(packed).hexdigest()[:24]
+            hashes.append(digest)
+            chunk_key = f"{prefix}{i:06d}.{digest}"
+            if chunk_key not in known:
+                items.append((chunk_key, packed))
+                new_keys.append(chunk_key)
+        manifest = _CHUNKED + self._pack({"h": hashes, "t": value[full * CHUNK :]})
+        items.append((key, manifest))
+        return items
+
+    def _decode_ckpt(self, tid: str, key: str, raw: bytes) -> dict[str, Any]:
+        rec = self._unpack(raw, tid, f"{CKPT_KIND}/{key}")
+        if not isinstance(rec, dict) or not isinstance(rec.get("checkpoint"), dict) or "id" not in rec:
+            raise CorruptSessionError(
+                f"session {tid!r}: checkpoint record {CKPT_KIND}/{key} is not a checkpoint; delete the thread",
+                session_id=tid,
+            )
+        return rec
+
+    # ============================================================== operations
+    def _op_load(self, tid: str, key: str, rec: dict[str, Any]) -> Op[CheckpointTuple]:
+        """Rebuild a checkpoint tuple: its channel values (one read each) and its writes."""
+        ns: str = rec.get("ns", "")
+        checkpoint: dict[str, Any] = dict(rec["checkpoint"])
+        versions: Mapping[str, Any] = checkpoint.get("channel_versions") or {}
+        blob_keys = [(ch, _blob_key(ns, ch, v)) for ch, v in versions.items()]
+        reqs = [_call("get_record", tid, BLOB_KIND, k) for _, k in blob_keys]
+        reqs.append(_call("list_records", tid, WRITES_KIND, prefix=key + "/"))
+        results = yield (_GATHER, tuple(reqs), {})
+        values: dict[str, Any] = {}
+        manifests: list[tuple[str, str, dict[str, Any]]] = []
+        for (channel, bkey), raw in zip(blob_keys, results[:-1], strict=True):
+            if raw is None:
+                raise CorruptSessionError(
+                    f"session {tid!r}: checkpoint {rec['id']!r} needs record {BLOB_KIND}/{bkey} "
+                    f"(channel {channel!r}), which is missing; delete the thread or restore the record",
+                    session_id=tid,
+                )
+            if raw == _EMPTY:
+                continue
+            if raw.startswith(_CHUNKED):
+                manifest = self._unpack(raw[len(_CHUNKED) :], tid, f"{BLOB_KIND}/{bkey}")
+                manifests.append((channel, bkey, manifest))
+                continue
+            values[channel] = self._unpack(raw, tid, f"{BLOB_KIND}/{bkey}")
+        if manifests:
+            chunk_reqs = [
+                _call(
+                    "list_records",
+                    tid,
+                    BLOB_KIND,
+                    prefix=_chunk_prefix(ns, ch),
+                    before=f"{_chunk_prefix(ns, ch)}{len(m['h']):06d}",
+                )
+                for ch, _, m in manifests
+            ]
+            listed = yield (_GATHER, tuple(chunk_reqs), {})
+            loaded: list[str] = []
+            for (channel, bkey, manifest), rows in zip(manifests, listed, strict=True):
+                prefix = _chunk_prefix(ns, channel)
+                by_key = dict(rows)
+                items: list[Any] = []
+                for i, digest in enumerate(manifest["h"]):
+                    chunk_key = f"{prefix}{i:06d}.{digest}"
+                    chunk = by_key.get(chunk_key)
+                    if chunk is None:
+                        raise CorruptSessionError(
+                            f"session {tid!r}: value {BLOB_KIND}/{bkey} needs chunk {chunk_key}, which is "
+                            "missing; delete the thread or restore the record",
+                            session_id=tid,
+                        )
+                    items.extend(self._unpack(chunk, tid, f"{BLOB_KIND}/{chunk_key}"))
+                    loaded.append(chunk_key)
+                items.extend(manifest["t"])
+                values[channel] = items
+            known = self._known_chunks(tid)
+            with self._lock:
+                known.update(loaded)
+        writes: list[tuple[tuple[str, str, int], PendingWrite]] = []
+        for wkey, raw in results[-1]:
+            w = self._unpack(raw, tid, f"{WRITES_KIND}/{wkey}")
+            writes.append(
+                (writes_sort_key(w["path"], w["task_id"], w["idx"]), (w["task_id"], w["channel"], w["value"]))
+            )
+        writes.sort(key=lambda pair: pair[0])
+        checkpoint["channel_values"] = values
+        parent = rec.get("parent")
+        return CheckpointTuple(
+            config={"configurable": {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": rec["id"]}},
+            checkpoint=checkpoint,  # type: ignore[arg-type]
+            metadata=rec.get("metadata") or {},
+            parent_config=(
+                {"configurable": {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": parent}} if parent else None
+            ),
+            pending_writes=[w for _, w in writes],
+        )
+
+    def _op_get_tuple(self, tid: str, ns: str, checkpoint_id: str | None) -> Op[CheckpointTuple | None]:
+        if checkpoint_id:
+            key = _ckpt_key(ns, checkpoint_id)
+            raw = yield _call("get_record", tid, CKPT_KIND, key)
+            if raw is None:
+                return None
+        else:
+            rows = yield _call("list_records", tid, CKPT_KIND, prefix=_ns_prefix(ns), reverse=True, limit=1)
+            if not rows:
+                self._forget(tid)
+                return None
+            key, raw = rows[0]
+        return (yield from self._op_load(tid, key, self._decode_ckpt(tid, key, raw)))
+
+    def _op_put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Op[RunnableConfig]:
+        conf = config["configurable"]
+        tid = _thread_id(conf["thread_id"])
+        ns: str = conf.get("checkpoint_ns", "") or ""
+        parent = conf.get("checkpoint_id")
+        stored = dict(checkpoint)
+        values: dict[str, Any] = stored.pop("channel_values", None) or {}
+        key = _ckpt_key(ns, checkpoint["id"])
+        blobs: list[tuple[str, bytes]] = []
+        new_chunks: list[str] = []
+        for channel, version in new_versions.items():
+            bkey = _blob_key(ns, channel, version)
+            if channel in values:
+                blobs.extend(self._value_items(tid, ns, channel, values[channel], bkey, new_chunks))
+            else:
+                blobs.append((bkey, _EMPTY))
+        meta = get_serializable_checkpoint_metadata(config, metadata)
+        rec = {"checkpoint": stored, "metadata": meta, "parent": parent, "ns": ns, "id": checkpoint["id"]}
+        items = [(key, self._pack(rec))]
+        run_id = meta.get("run_id")
+        if isinstance(run_id, str) and run_id:
+            items.append((_run_key(run_id, key), b""))
+        # Values first: a crash between the two calls leaves only records no checkpoint names.
+        if blobs:
+            yield _call("put_records", tid, BLOB_KIND, blobs)
+            if new_chunks:
+                known = self._known_chunks(tid)
+                with self._lock:
+                    known.update(new_chunks)
+        yield _call("put_records", tid, CKPT_KIND, items)
+        if self.mirror_messages and ns == "" and self.messages_key in new_versions:
+            messages = values.get(self.messages_key)
+            if isinstance(messages, list) and messages:
+                yield from self._op_mirror(tid, checkpoint["id"], messages)
+        return {"configurable": {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+
+    def _op_put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+    ) -> Op[None]:
+        conf = config["configurable"]
+        tid = _thread_id(conf["thread_id"])
+        ns: str = conf.get("checkpoint_ns", "") or ""
+        key = _ckpt_key(ns, conf["checkpoint_id"])
+        items = []
+        for i, (channel, value) in enumerate(writes):
+            idx = WRITES_IDX_MAP.get(channel, i)
+            rec = {"task_id": task_id, "channel": channel, "idx": idx, "path": task_path, "value": value}
+            items.append((_write_key(key, task_id, idx), self._pack(rec)))
+        if items:
+            yield _call("put_records", tid, WRITES_KIND, items)
+
+    def _op_list(
+        self,
+        config: RunnableConfig | None,
+        filter: Mapping[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> Op[None]:
+        conf = (config or {}).get("configurable") or {}
+        if conf.get("thread_id") is not None:
+            tids = [_thread_id(conf["thread_id"])]
+        else:
+            tids = yield _call("list_sessions")
+        ns: str | None = conf.get("checkpoint_ns")
+        only_id = conf.get("checkpoint_id")
+        before_id = get_checkpoint_id(before) if before else None
+        if limit is not None and limit <= 0:
+            return
+        left = limit
+        for tid in tids:
+            for key, raw in (yield from self._op_candidates(tid, ns, only_id, before_id, filter, left)):
+                rec = self._decode_ckpt(tid, key, raw)
+                if only_id and rec["id"] != only_id:
+                    continue
+                if before_id and not rec["id"] < before_id:
+                    continue
+                meta = rec.get("metadata") or {}
+                if filter and not all(meta.get(k) == v for k, v in filter.items()):
+                    continue
+                tup = yield from self._op_load(tid, key, rec)
+                yield (_EMIT, (tup,), {})
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        return
+
+    def _op_candidates(
+        self,
+        tid: str,
+        ns: str | None,
+        only_id: str | None,
+        before_id: str | None,
+        filter: Mapping[str, Any] | None,
+        left: int | None,
+    ) -> Op[list[tuple[str, bytes]]]:
+        """Checkpoint records of one thread, newest first within a namespace."""
+        if ns is None:
+            rows = yield _call("list_records", tid, CKPT_KIND, prefix="c", reverse=True)
+            return list(rows)
+        if only_id:
+            key = _ckpt_key(ns, only_id)
+            raw = yield _call("get_record", tid, CKPT_KIND, key)
+            return [] if raw is None else [(key, raw)]
+        prefix = _ns_prefix(ns)
+        bound = _ckpt_key(ns, before_id) if before_id else None
+        page = left if (left is not None and not filter) else _PAGE
+        out: list[tuple[str, bytes]] = []
+        while True:
+            rows = yield _call("list_records", tid, CKPT_KIND, prefix=prefix, before=bound, limit=page, reverse=True)
+            out.extend(rows)
+            if len(rows) < page or (not filter and left is not None and len(out) >= left):
+                return out
+            bound = rows[-1][0]
+
+    def _op_mirror(self, tid: str, checkpoint_id: str, messages: list[Any]) -> Op[None]:
+        """Append the messages not yet mirrored (the tail after the last known id)."""
+        recent = self._cache_get(self._mirrored, tid)
+        if recent is None:
+            tail = yield _call("get_events", tid, last_n=_MIRROR_TAIL)
+            recent = _Recent(e.id for e in tail)
+        new: list[tuple[int, str]] = []
+        for idx in range(len(messages) - 1, -1, -1):
+            message = messages[idx]
+            if not isinstance(message, BaseMessage) or isinstance(message, RemoveMessage):
+                continue
+            event_id = _event_id(message, idx)
+            if event_id in recent:
+                break
+            new.append((idx, event_id))
+        if not new:
+            self._cache_put(self._mirrored, tid, recent)
+            return
+        new.reverse()
+        wanted = {messages[i].tool_call_id for i, _ in new if isinstance(messages[i], ToolMessage)}
+        calls = _calls_before(messages, new[0][0], wanted)
+        events: list[SessionEvent] = []
+        for idx, event_id in new:
+            message = messages[idx]
+            if isinstance(message, ToolMessage) and message.tool_call_id:
+                parent, args = calls.get(message.tool_call_id, (None, {}))
+                event = message_to_event(message, parent_event_id=parent, arguments=args, event_id=event_id)
+            else:
+                event = message_to_event(message, event_id=event_id)
+                if isinstance(message, AIMessage):
+                    for call in message.tool_calls:
+                        if call.get("id"):
+                            calls[str(call["id"])] = (event_id, call.get("args") or {})
+            event.metadata["langgraph"] = {"checkpoint_id": checkpoint_id}
+            events.append(event)
+        yield _call("append_events", tid, events)
+        recent.add(e for _, e in new)
+        self._cache_put(self._mirrored, tid, recent)
+
+    def _op_delete_thread(self, tid: str) -> Op[None]:
+        self._forget(tid)
+        yield (_GATHER, tuple(_call("delete_records", tid, kind) for kind in _KINDS), {})
+        self._forget(tid)
+
+    def _op_copy_thread(self, src: str, dst: str) -> Op[None]:
+        listed = yield (_GATHER, tuple(_call("list_records", src, kind) for kind in _KINDS), {})
+        # Values and writes before checkpoints: a reader of dst never sees a checkpoint without its data.
+        for kind, rows in sorted(zip(_KINDS, listed, strict=True), key=lambda kr: kr[0] == CKPT_KIND):
+            if rows:
+                yield _call("put_records", dst, kind, rows)
+        if self.mirror_messages and listed[0]:
+            events = yield _call("get_events", src)
+            if events:
+                yield _call("append_events", dst, events)
+        self._forget(dst)
+
+    def _op_prune_thread(self, tid: str, strategy: str) -> Op[None]:
+        if strategy == "delete":
+            yield from self._op_delete_thread(tid)
+            return
+        rows = yield _call("list_records", tid, CKPT_KIND, prefix="c")
+        latest: dict[str, tuple[str, str]] = {}
+        recs: dict[str, dict[str, Any]] = {}
+        for key, raw in rows:
+            rec = self._decode_ckpt(tid, key, raw)
+            recs[key] = rec
+            ns = rec.get("ns", "")
+            if ns not in latest or rec["id"] > latest[ns][0]:
+                latest[ns] = (rec["id"], key)
+        keep = {key for _, key in latest.values()}
+        yield from self._op_drop(tid, [k for k in recs if k not in keep], recs)
+
+    def _op_delete_runs(self, run_ids: Sequence[str]) -> Op[None]:
+        runs = [r for r in dict.fromkeys(run_ids) if isinstance(r, str) and r]
+        if not runs:
+            return
+        tids = yield _call("list_sessions")
+        for tid in tids:
+            found = yield (
+                _GATHER,
+                tuple(_call("list_records", tid, CKPT_KIND, prefix=f"r{_enc(run)}/") for run in runs),
+                {},
+            )
+            doomed = [key.split("/", 1)[1] for rows in found for key, _ in rows]
+            if not doomed:
+                continue
+            rows = yield _call("list_records", tid, CKPT_KIND, prefix="c")
+            recs = {key: self._decode_ckpt(tid, key, raw) for key, raw in rows}
+            yield from self._op_drop(tid, doomed, recs)
+
+    def _op_drop(self, tid: str, doomed: Sequence[str], recs: dict[str, dict[str, Any]]) -> Op[None]:
+        """Delete checkpoints, their writes and run entries, then every value no survivor uses."""
+        doomed_set = set(doomed)
+        if not doomed_set:
+            return
+        ckpt_keys = list(doomed_set)
+        for key in doomed_set:
+            run_id = (recs.get(key, {}).get("metadata") or {}).get("run_id")
+            if isinstance(run_id, str) and run_id:
+                ckpt_keys.append(_run_key(run_id, key))
+        yield _call("delete_records", tid, CKPT_KIND, ckpt_keys)
+        writes = yield _call("list_records", tid, WRITES_KIND, prefix="c")
+        dead_writes = [k for k, _ in writes if k.rsplit("/", 2)[0] in doomed_set]
+        if dead_writes:
+            yield _call("delete_records", tid, WRITES_KIND, dead_writes)
+        # Mark and sweep the values: those the surviving checkpoints name, and their chunks.
+        live: set[str] = set()
+        for key, rec in recs.items():
+            if key in doomed_set:
+                continue
+            ns = rec.get("ns", "")
+            for channel, version in (rec["checkpoint"].get("channel_versions") or {}).items():
+                live.add(_blob_key(ns, channel, version))
+        blobs = yield _call("list_records", tid, BLOB_KIND)
+        live_chunks: set[str] = set()
+        for key, raw in blobs:
+            if key in live and raw.startswith(_CHUNKED):
+                manifest = self._unpack(raw[len(_CHUNKED) :], tid, f"{BLOB_KIND}/{key}")
+                prefix = "k" + key[1:].rsplit("/", 1)[0] + "/"
+                live_chunks.update(f"{prefix}{i:06d}.{h}" for i, h in enumerate(manifest["h"]))
+        dead = [k for k, _ in blobs if k not in live and k not in live_chunks]
+        if dead:
+            yield _call("delete_records", tid, BLOB_KIND, dead)
+        self._forget(tid)
+
+    # ============================================================== public: sync
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Fetch a checkpoint tuple: the given ``checkpoint_id``, or the thread's latest.
+
+        Args:
+            config: ``{"configurable": {"thread_id", "checkpoint_ns"?, "checkpoint_id"?}}``.
+
+        Returns:
+            The tuple (pending writes in ``writes_sort_key`` order), or None.
+
+        Raises:
+            InvalidSessionIdError: The thread id is not a valid session id.
+            CorruptSessionError: A stored record cannot be read back.
+            StorageError: The store failed.
+        """
+        conf = config["configurable"]
+        op = self._op_get_tuple(
+            _thread_id(conf["thread_id"]), conf.get("checkpoint_ns", "") or "", get_checkpoint_id(config)
+        )
+        return self._run(op)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """List checkpoints, newest first within each namespace.
+
+        Without a thread id in ``config`` every session of the store is listed
+        (``store.list_sessions()``); without ``checkpoint_ns`` every namespace.
+
+        Args:
+            config: Thread (and optionally namespace and checkpoint id) to list, or None.
+            filter: Metadata items every returned checkpoint has (equality).
+            before: Only checkpoints older than this config's ``checkpoint_id``.
+            limit: At most this many.
+
+        Yields:
+            Checkpoint tuples.
+
+        Raises:
+            InvalidSessionIdError: The thread id is not a valid session id.
+        """
+        return self._iter(self._op_list(config, filter, before, limit))
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint: the values of ``new_versions`` once each, then the checkpoint.
+
+        With ``mirror_messages``, new messages of the root ``messages`` channel are also
+        appended to the session as events.
+
+        Args:
+            config: The thread (its ``checkpoint_id`` is the parent).
+            checkpoint: The checkpoint.
+            metadata: Its metadata.
+            new_versions: Channels (and versions) that changed since the parent.
+
+        Returns:
+            The config of the stored checkpoint.
+
+        Raises:
+            InvalidSessionIdError: The thread id is not a valid session id.
+            StorageError: The store failed.
+        """
+        return self._run(self._op_put(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's pending writes for a checkpoint (a write's key is (task id, index)).
+
+        Args:
+            config: The checkpoint's config.
+            writes: ``(channel, value)`` pairs.
+            task_id: The task that wrote them.
+            task_path: The task's path (orders writes on load).
+        """
+        self._run(self._op_put_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete the thread's checkpoints, values and writes.
+
+        The session itself and its events (the mirrored transcript) stay: they are the
+        session's record, which ``store.delete(thread_id)`` removes.
+
+        Args:
+            thread_id: The thread (session) id.
+        """
+        self._run(self._op_delete_thread(_thread_id(thread_id)))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (and their writes) that the given runs created, in every thread.
+
+        Values that no remaining checkpoint uses are removed too. This visits every
+        session of the store (``list_sessions``), one small read per session and run.
+        Graphs using LangGraph's beta ``DeltaChannel`` may lose history they need.
+
+        Args:
+            run_ids: LangGraph run ids (``metadata["run_id"]``).
+        """
+        self._run(self._op_delete_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, value and write of a thread (and its transcript) to another.
+
+        Args:
+            source_thread_id: The thread to copy.
+            target_thread_id: The thread to create or extend.
+        """
+        self._run(self._op_copy_thread(_thread_id(source_thread_id), _thread_id(target_thread_id)))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Prune threads: keep each namespace's latest checkpoint, or delete them all.
+
+        ``keep_latest`` also removes the pruned checkpoints' writes and every value or
+        chunk that the kept checkpoints do not use (mark and sweep over the thread's
+        values, which also collects values a crashed ``put`` left behind). Do not prune
+        a thread while a graph runs on it, nor threads of graphs using the beta
+        ``DeltaChannel``.
+
+        Args:
+            thread_ids: The threads.
+            strategy: ``"keep_latest"`` or ``"delete"``.
+
+        Raises:
+            ValueError: Unknown strategy.
+        """
+        checked = self._check_prune(thread_ids, strategy)
+        for tid in checked:
+            self._run(self._op_prune_thread(tid, strategy))
+
+    # ============================================================== public: async
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async twin of `get_tuple`."""
+        conf = config["configurable"]
+        op = self._op_get_tuple(
+            _thread_id(conf["thread_id"]), conf.get("checkpoint_ns", "") or "", get_checkpoint_id(config)
+        )
+        return await self._arun(op)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async twin of `list`."""
+        async for tup in self._aiter(self._op_list(config, filter, before, limit)):
+            yield tup
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async twin of `put`."""
+        return await self._arun(self._op_put(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Async twin of `put_writes`."""
+        await self._arun(self._op_put_writes(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async twin of `delete_thread`."""
+        await self._arun(self._op_delete_thread(_thread_id(thread_id)))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Async twin of `delete_for_runs`."""
+        await self._arun(self._op_delete_runs(run_ids))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async twin of `copy_thread`."""
+        await self._arun(self._op_copy_thread(_thread_id(source_thread_id), _thread_id(target_thread_id)))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async twin of `prune`."""
+        checked = self._check_prune(thread_ids, strategy)
+        for tid in checked:
+            await self._arun(self._op_prune_thread(tid, strategy))
+
+    # ============================================================== helpers
+    @staticmethod
+    def _check_prune(thread_ids: Sequence[str], strategy: str) -> list[str]:
+        if strategy not in ("keep_latest", "delete"):
+            raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
+        if isinstance(thread_ids, str):
+            raise TypeError("thread_ids must be a sequence of thread ids, not one str")
+        return [_thread_id(t) for t in thread_ids]
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """Next channel version: a zero-padded counter plus a random fraction.
+
+        The random part keeps versions written by two forks of one parent apart, so
+        their values (stored per version) never overwrite each other.
+
+        Args:
+            current: The current version (None for a new channel).
+            channel: Unused (LangGraph's deprecated argument).
+
+        Returns:
+            A version string that sorts after ``current``.
+        """
+        if current is None:
+            current_v = 0
+        elif isinstance(current, int):
+            current_v = current
+        else:
+            current_v = int(str(current).split(".")[0])
+        return f"{current_v + 1:032}.{random.random():016}"
+
+
+# ------------------------------------------------------------------ helpers
+def _refuse_pickle(serde: Any) -> None:
+    for candidate in (serde, getattr(serde, "serde", None)):
+        if candidate is not None and getattr(candidate, "pickle_fallback", False):
+            raise ValueError(
+                f"SessionCheckpointer never stores pickle: {type(candidate).__name__} has pickle_fallback=True; "
+                "pass a serializer without it (e.g. JsonPlusSerializer())"
+            )
+
+
+def _event_id(message: BaseMessage, index: int) -> str:
+    """The event id of a channel message: its id (``tool:<call id>`` for results), else one from its content."""
+    if (isinstance(message, ToolMessage) and message.tool_call_id) or message.id:
+        return event_id_for(message)
+    digest = hashlib.sha256(repr(message_to_dict(message)).encode()).hexdigest()[:24]
+    return f"lg-{index}-{digest}"
+
+
+def _calls_before(messages: list[Any], end: int, wanted: set[str]) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """Find the AI turns (before ``end``) that asked for the ``wanted`` tool calls."""
+    found: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    if not wanted:
+        return found
+    for idx in range(end - 1, -1, -1):
+        message = messages[idx]
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                cid = call.get("id")
+                if cid and cid in wanted and cid not in found:
+                    found[cid] = (_event_id(message, idx), call.get("args") or {})
+            if len(found) == len(wanted):
+                break
+    return found

@@ -1,0 +1,37 @@
+"""LangGraph's own checkpointer conformance suite, base and extended capabilities, on every store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+import pytest
+from a2a_session_integrations.langgraph import SessionCheckpointer
+from langgraph.checkpoint.conformance import checkpointer_test, validate
+from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
+
+from tests.conftest import BACKENDS, make_store
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+async def test_passes_langgraph_conformance_on_every_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    stores = []
+
+    async def factory() -> AsyncGenerator[SessionCheckpointer, None]:
+        # A fresh store per capability suite (a fresh Redis prefix, a fresh directory or file).
+        store = make_store(kind, tmp_path / f"suite-{len(stores)}", request.getfixturevalue)
+        stores.append(store)
+        try:
+            yield SessionCheckpointer(store)
+        finally:
+            await store.aclose()
+
+    registered = checkpointer_test(name=f"SessionCheckpointer[{kind}]")(factory)
+    report = await validate(registered)
+
+    failures = {cap: res.failures for cap, res in report.results.items() if res.failures}
+    assert failures == {}
+    assert {cap for cap, res in report.results.items() if res.detected} == {c.value for c in ALL_CAPABILITIES}
+    assert report.passed_all()
