@@ -10,17 +10,18 @@ record kind     keys (ns, ids, channels and versions are hex-encoded)
                 values, its metadata and its parent id; ``r<run id>/c<ns>/<id>``:
                 an empty index entry per checkpoint of a run (``delete_for_runs``)
 ``lg.blob``     ``v<ns>/<channel>/<version>``: a channel's value, once per version;
-                ``k<ns>/<channel>/<index>.<hash>``: a full chunk of a long list
-                value (see below), once per content
+                ``k<ns>/<channel>/<index>.<hash>``: one item of a long list value
+                (see below), once per content and position
 ``lg.writes``   ``c<ns>/<checkpoint id>/<task id>/<idx>``: pending writes
 ==============  ===============================================================
 
 Channel values are stored once per (namespace, channel, version), like LangGraph's
 Postgres saver, so a checkpoint costs what changed. A list value (the ``messages``
-channel) longer than ``CHUNK`` items is also split: its full chunks of ``CHUNK`` items
-are content-addressed records written once, and the version's record keeps only the
-chunk hashes and the short tail, so a conversation that grows by two messages per
-turn stores each message about once instead of once per turn.
+channel) of ``CHUNK`` items or more is also stored item by item in a hash chain
+(``k<ns>/<channel>/<index>.<hash>``, each item's hash covering every item before it),
+and the version's record keeps only the length and the last hash: a conversation
+that grows by two messages per turn stores each message once, not once per turn,
+and reading it back is still one listing.
 
 With ``mirror_messages`` (the default) the messages that enter the root graph's
 ``messages`` channel are also appended to the session as ordinary MESSAGE / TOOL_CALL
@@ -85,12 +86,13 @@ BLOB_KIND: Final = "lg.blob"
 """Record kind of channel values (per version) and list chunks (per content)."""
 WRITES_KIND: Final = "lg.writes"
 """Record kind of pending writes."""
-CHUNK: Final = 32
-"""Items per content-addressed chunk of a long list value."""
+CHUNK: Final = 8
+"""Lists of at least this many items are stored item by item (see ``_value_items``)."""
 
 _KINDS: Final = (CKPT_KIND, BLOB_KIND, WRITES_KIND)
 _EMPTY: Final = b"lg.empty\n"
-_CHUNKED: Final = b"lg.chunked\n"
+_CHUNKED: Final = b"lg.list\n"
+_HASH_CHARS: Final = 24
 _PAGE: Final = 64
 _MIRROR_TAIL: Final = 64
 _CACHE_THREADS: Final = 1024
@@ -332,25 +334,56 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
     def _value_items(
         self, tid: str, ns: str, channel: str, value: Any, key: str, new_keys: list[str]
     ) -> list[tuple[str, bytes]]:
-        """Records for one channel version: the value, or a chunk manifest plus the chunks not yet stored."""
-        if type(value) is not list or len(value) < 2 * CHUNK:
+        """Records for one channel version: the value, or a list manifest plus the items not yet stored.
+
+        A list of ``CHUNK`` items or more is stored item by item: item ``i`` is the record
+        ``k<ns>/<channel>/<i>.<h_i>`` where ``h_i`` hashes ``h_(i-1)`` and the item (a hash
+        chain, so equal prefixes share records); its value starts with ``h_(i-1)``. The
+        version's record keeps only the length and the last hash.
+        """
+        if type(value) is not list or len(value) < CHUNK:
             return [(key, self._pack(value))]
-        full = len(value) // CHUNK
         prefix = _chunk_prefix(ns, channel)
         known = self._known_chunks(tid)
-        hashes: list[str] = []
         items: list[tuple[str, bytes]] = []
-        for i in range(full):
-            packed = self._pack(value[i * CHUNK : (i + 1) * CHUNK])
-            digest = hashlib.sha256(packed).hexdigest()[:24]
-            hashes.append(digest)
-            chunk_key = f"{prefix}{i:06d}.{digest}"
-            if chunk_key not in known:
-                items.append((chunk_key, packed))
-                new_keys.append(chunk_key)
-        manifest = _CHUNKED + self._pack({"h": hashes, "t": value[full * CHUNK :]})
-        items.append((key, manifest))
+        previous = ""
+        for i, item in enumerate(value):
+            packed = self._pack(item)
+            digest = hashlib.sha256(previous.encode() + b"\n" + packed).hexdigest()[:_HASH_CHARS]
+            item_key = f"{prefix}{i:06d}.{digest}"
+            if item_key not in known:
+                items.append((item_key, previous.encode() + b"\n" + packed))
+                new_keys.append(item_key)
+            previous = digest
+        items.append((key, _CHUNKED + f"{len(value)} {previous}".encode()))
         return items
+
+    def _manifest(self, raw: bytes, tid: str, where: str) -> tuple[int, str]:
+        try:
+            count, last = raw[len(_CHUNKED) :].decode("ascii").split(" ")
+            return int(count), last
+        except ValueError as exc:
+            raise CorruptSessionError(
+                f"session {tid!r}: list record {where} is malformed; delete the thread", session_id=tid
+            ) from exc
+
+    def _chain(
+        self, tid: str, prefix: str, count: int, last: str, records: Mapping[str, bytes], where: str
+    ) -> Iterator[tuple[str, bytes]]:
+        """Walk a stored list's hash chain from its last item back: ``(record key, packed item)``."""
+        digest = last
+        for i in range(count - 1, -1, -1):
+            item_key = f"{prefix}{i:06d}.{digest}"
+            raw = records.get(item_key)
+            if raw is None:
+                raise CorruptSessionError(
+                    f"session {tid!r}: list {where} needs record {BLOB_KIND}/{item_key}, which is missing; "
+                    "delete the thread or restore the record",
+                    session_id=tid,
+                )
+            prev, _, packed = raw.partition(b"\n")
+            yield item_key, packed
+            digest = prev.decode("ascii", "replace")
 
     def _decode_ckpt(self, tid: str, key: str, raw: bytes) -> dict[str, Any]:
         rec = self._unpack(raw, tid, f"{CKPT_KIND}/{key}")
@@ -372,7 +405,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         reqs.append(_call("list_records", tid, WRITES_KIND, prefix=key + "/"))
         results = yield (_GATHER, tuple(reqs), {})
         values: dict[str, Any] = {}
-        manifests: list[tuple[str, str, dict[str, Any]]] = []
+        manifests: list[tuple[str, str, tuple[int, str]]] = []
         for (channel, bkey), raw in zip(blob_keys, results[:-1], strict=True):
             if raw is None:
                 raise CorruptSessionError(
@@ -383,8 +416,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             if raw == _EMPTY:
                 continue
             if raw.startswith(_CHUNKED):
-                manifest = self._unpack(raw[len(_CHUNKED) :], tid, f"{BLOB_KIND}/{bkey}")
-                manifests.append((channel, bkey, manifest))
+                manifests.append((channel, bkey, self._manifest(raw, tid, f"{BLOB_KIND}/{bkey}")))
                 continue
             values[channel] = self._unpack(raw, tid, f"{BLOB_KIND}/{bkey}")
         if manifests:
@@ -394,29 +426,17 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
                     tid,
                     BLOB_KIND,
                     prefix=_chunk_prefix(ns, ch),
-                    before=f"{_chunk_prefix(ns, ch)}{len(m['h']):06d}",
+                    before=f"{_chunk_prefix(ns, ch)}{count:06d}",
                 )
-                for ch, _, m in manifests
+                for ch, _, (count, _) in manifests
             ]
             listed = yield (_GATHER, tuple(chunk_reqs), {})
             loaded: list[str] = []
-            for (channel, bkey, manifest), rows in zip(manifests, listed, strict=True):
-                prefix = _chunk_prefix(ns, channel)
-                by_key = dict(rows)
-                items: list[Any] = []
-                for i, digest in enumerate(manifest["h"]):
-                    chunk_key = f"{prefix}{i:06d}.{digest}"
-                    chunk = by_key.get(chunk_key)
-                    if chunk is None:
-                        raise CorruptSessionError(
-                            f"session {tid!r}: value {BLOB_KIND}/{bkey} needs chunk {chunk_key}, which is "
-                            "missing; delete the thread or restore the record",
-                            session_id=tid,
-                        )
-                    items.extend(self._unpack(chunk, tid, f"{BLOB_KIND}/{chunk_key}"))
-                    loaded.append(chunk_key)
-                items.extend(manifest["t"])
-                values[channel] = items
+            for (channel, bkey, (count, last)), rows in zip(manifests, listed, strict=True):
+                chain = list(self._chain(tid, _chunk_prefix(ns, channel), count, last, dict(rows), bkey))
+                chain.reverse()
+                values[channel] = [self._unpack(p, tid, f"{BLOB_KIND}/{k}") for k, p in chain]
+                loaded.extend(k for k, _ in chain)
             known = self._known_chunks(tid)
             with self._lock:
                 known.update(loaded)
@@ -688,11 +708,15 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
                 live.add(_blob_key(ns, channel, version))
         blobs = yield _call("list_records", tid, BLOB_KIND)
         live_chunks: set[str] = set()
+        records = dict(blobs)
         for key, raw in blobs:
             if key in live and raw.startswith(_CHUNKED):
-                manifest = self._unpack(raw[len(_CHUNKED) :], tid, f"{BLOB_KIND}/{key}")
+                count, last = self._manifest(raw, tid, f"{BLOB_KIND}/{key}")
                 prefix = "k" + key[1:].rsplit("/", 1)[0] + "/"
-                live_chunks.update(f"{prefix}{i:06d}.{h}" for i, h in enumerate(manifest["h"]))
+                for item_key, _ in self._chain(tid, prefix, count, last, records, key):
+                    if item_key in live_chunks:
+                        break  # the rest of this chain is shared with one already marked
+                    live_chunks.add(item_key)
         dead = [k for k, _ in blobs if k not in live and k not in live_chunks]
         if dead:
             yield _call("delete_records", tid, BLOB_KIND, dead)
@@ -929,7 +953,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             current_v = current
         else:
             current_v = int(str(current).split(".")[0])
-        return f"{current_v + 1:032}.{random.random():016}"
+        return f"{current_v + 1:016}.{random.getrandbits(32):08x}"
 
 
 # ------------------------------------------------------------------ helpers

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from pathlib import Path
 
 import pytest
 from a2a_session_integrations.langgraph import SessionCheckpointer
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 
-from tests.conftest import BACKENDS, make_store
+from tests.conftest import BACKENDS
+from tests.integrations.langgraph.conftest import NewStore
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
-async def test_passes_langgraph_conformance_on_every_store(
-    kind: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    stores = []
-
+async def test_passes_langgraph_conformance_on_every_store(kind: str, new_store: NewStore) -> None:
     async def factory() -> AsyncGenerator[SessionCheckpointer, None]:
-        # A fresh store per capability suite (a fresh Redis prefix, a fresh directory or file).
-        store = make_store(kind, tmp_path / f"suite-{len(stores)}", request.getfixturevalue)
-        stores.append(store)
-        try:
-            yield SessionCheckpointer(store)
-        finally:
-            await store.aclose()
+        # A fresh store per capability suite (a fresh Redis prefix, directory or file).
+        store, _ = new_store(kind)
+        yield SessionCheckpointer(store)
 
     registered = checkpointer_test(name=f"SessionCheckpointer[{kind}]")(factory)
     report = await validate(registered)
