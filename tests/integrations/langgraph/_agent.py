@@ -11,12 +11,13 @@ import json
 import sys
 from typing import Any
 
-from a2a_session_integrations.langgraph import SessionCheckpointer
 from a2a_session_manager.storage import create_session_store
 from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import tool
+
+from a2a_session_integrations.langgraph import SessionCheckpointer
 
 MODEL = "gpt-4o-mini"
 USAGE = {"input_tokens": 20, "output_tokens": 7, "total_tokens": 27}

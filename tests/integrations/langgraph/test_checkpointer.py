@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -12,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from a2a_session_integrations.langchain import SessionChatMessageHistory
-from a2a_session_integrations.langgraph import SessionCheckpointer
-from a2a_session_integrations.langgraph.checkpointer import BLOB_KIND, CHUNK, CKPT_KIND, WRITES_KIND
 from a2a_session_manager.exceptions import CorruptSessionError, InvalidSessionIdError, MissingDependencyError
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
@@ -24,6 +22,9 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.graph import START, MessagesState, StateGraph
 
+from a2a_session_integrations.langchain import SessionChatMessageHistory
+from a2a_session_integrations.langgraph import SessionCheckpointer
+from a2a_session_integrations.langgraph.checkpointer import BLOB_KIND, CHUNK, CKPT_KIND, WRITES_KIND
 from tests.integrations.langgraph._agent import MODEL, USAGE, build_agent, question
 from tests.integrations.langgraph.conftest import NewStore
 
@@ -287,3 +288,22 @@ async def test_checkpoints_expire_with_the_session(kind: str, new_store: NewStor
         await asyncio.sleep(0.05)
     assert await store.aget("short-lived") is None
     assert [t async for t in cp.alist(cfg("short-lived"))] == []
+
+
+# ====================================================================== docs
+def test_the_docs_section_runs_offline(tmp_path: Path) -> None:
+    text = (REPO / "docs" / "sections" / "langgraph.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    script = tmp_path / "snippet.py"
+    script.write_text("\n\n".join(blocks))
+    out = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "tool_call tool" in out.stdout

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import pytest
-from a2a_session_integrations.langgraph import SessionCheckpointer
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 
+from a2a_session_integrations.langgraph import SessionCheckpointer
 from tests.conftest import BACKENDS
 from tests.integrations.langgraph.conftest import NewStore
 
