@@ -43,12 +43,13 @@ worker thread for file and SQLite), so the event loop never blocks.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import random
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from a2a_session_manager._ids import check_session_id
 from a2a_session_manager._optional import require
@@ -452,7 +453,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         return CheckpointTuple(
             config={"configurable": {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": rec["id"]}},
             checkpoint=checkpoint,  # type: ignore[arg-type]
-            metadata=rec.get("metadata") or {},
+            metadata=cast(CheckpointMetadata, rec.get("metadata") or {}),
             parent_config=(
                 {"configurable": {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": parent}} if parent else None
             ),
@@ -485,7 +486,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         ns: str = conf.get("checkpoint_ns", "") or ""
         parent = conf.get("checkpoint_id")
         stored = dict(checkpoint)
-        values: dict[str, Any] = stored.pop("channel_values", None) or {}
+        values: dict[str, Any] = cast("dict[str, Any]", stored.pop("channel_values", None) or {})
         key = _ckpt_key(ns, checkpoint["id"])
         blobs: list[tuple[str, bytes]] = []
         new_chunks: list[str] = []
@@ -927,7 +928,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
 
     # ============================================================== helpers
     @staticmethod
-    def _check_prune(thread_ids: Sequence[str], strategy: str) -> list[str]:
+    def _check_prune(thread_ids: Sequence[str], strategy: str) -> builtins.list[str]:
         if strategy not in ("keep_latest", "delete"):
             raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
         if isinstance(thread_ids, str):
