@@ -1,24 +1,24 @@
-"""The prompts doc section runs as written, and the context-build bench's quick mode runs."""
+"""The README's prompts section runs as written, and the context-build bench's quick mode runs."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.docs.readme import python_blocks, readme_section
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_doc_section_code_runs_in_order(capsys: pytest.CaptureFixture[str]) -> None:
-    text = (ROOT / "docs" / "sections" / "prompts.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    blocks = python_blocks(readme_section("## Prompts that fit the model"))
     assert len(blocks) >= 2
     namespace: dict[str, object] = {"__name__": "prompts_doc"}
     for block in blocks:
-        exec(compile(block, "docs/sections/prompts.md", "exec"), namespace)
+        exec(compile(block, "README.md (Prompts)", "exec"), namespace)
     assert "essential messages" in capsys.readouterr().out  # the PromptBudgetError example printed its message
 
 

@@ -140,7 +140,7 @@ class Session(BaseModel):
         return result
 
     def descendants(self) -> list[Session]:
-        """Return the stored descendants, depth-first (children in the order they were linked).
+        """Return the stored descendants, depth-first (siblings sorted by id).
 
         Returns:
             Every session below this one.

@@ -199,7 +199,8 @@ class SessionStore(ABC):
         if session.runs:
             items = [(run.id, codec.dump_run(run)) for run in session.runs]
             yield ("_put_records", (sid, codec.RUN_KIND, items, None))
-        new = [e for e in session.events if e.id not in session._synced_ids]
+        synced = session._synced_ids  # one attribute read: pydantic private access is slow per event
+        new = [e for e in session.events if e.id not in synced]
         if new:
             yield ("_append", (sid, [(e.id, codec.dump_event(e)) for e in new], header))
         if session.child_ids:
@@ -208,7 +209,7 @@ class SessionStore(ABC):
         if session.parent_id is not None:
             # After the child's own data: a crash before this line leaves no dangling link.
             yield ("_put_records", (session.parent_id, codec.CHILD_KIND, [(sid, b"")], None))
-        session._synced_ids.update(e.id for e in new)
+        synced.update(e.id for e in new)
         session._attach(self)
 
     def _op_delete(self, sid: str) -> Op[bool]:
@@ -378,7 +379,7 @@ class SessionStore(ABC):
         return await self._arun(None, self._op_call("_scan", pfx))
 
     def get_child_ids(self, session_id: str) -> list[str]:
-        """Return the ids of the session's children, in the order they were linked.
+        """Return the ids of the session's children, sorted by id.
 
         Args:
             session_id: The parent's id.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import re
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from langgraph.graph import START, MessagesState, StateGraph
 from a2a_session_integrations.langchain import SessionChatMessageHistory
 from a2a_session_integrations.langgraph import SessionCheckpointer
 from a2a_session_integrations.langgraph.checkpointer import BLOB_KIND, CHUNK, CKPT_KIND, WRITES_KIND
+from tests.docs.readme import python_blocks, readme_section
 from tests.integrations.langgraph._agent import MODEL, USAGE, build_agent, question
 from tests.integrations.langgraph.conftest import NewStore
 
@@ -292,8 +292,7 @@ async def test_checkpoints_expire_with_the_session(kind: str, new_store: NewStor
 
 # ====================================================================== docs
 def test_the_docs_section_runs_offline(tmp_path: Path) -> None:
-    text = (REPO / "docs" / "sections" / "langgraph.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    blocks = python_blocks(readme_section("## LangGraph"))
     assert blocks
     script = tmp_path / "snippet.py"
     script.write_text("\n\n".join(blocks))

@@ -1,25 +1,25 @@
-"""The LlamaIndex doc section runs as written, and the bench's quick mode runs."""
+"""The README's LlamaIndex section runs as written, and the bench's quick mode runs."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.docs.readme import python_blocks, readme_section
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_doc_section_code_runs_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    text = (ROOT / "docs" / "sections" / "llamaindex.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    blocks = python_blocks(readme_section("## LlamaIndex"))
     assert len(blocks) >= 4
     namespace: dict[str, object] = {}
     for block in blocks:
-        exec(compile(block, "docs/sections/llamaindex.md", "exec"), namespace)
+        exec(compile(block, "README.md (LlamaIndex)", "exec"), namespace)
 
 
 def test_bench_quick_mode_runs(redis_url: str) -> None:
