@@ -166,3 +166,15 @@ def _delete_prefix(url: str) -> None:
             client.delete(*batch)
     finally:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_registered_prices() -> Iterator[None]:
+    """Prices registered by one test (README blocks call ``register_model_pricing``) never leak."""
+    from a2a_session_manager import pricing
+
+    saved = dict(pricing._REGISTERED)
+    yield
+    with pricing._LOCK:
+        pricing._REGISTERED.clear()
+        pricing._REGISTERED.update(saved)
