@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from a2a_session_manager.models.session_run import SessionRun
     from a2a_session_manager.models.token_usage import TokenSummary
 
-__all__ = ["MAX_EVENTS_SHOWN", "run_html", "session_html", "summary_html"]
+__all__ = ["MAX_CHILDREN_SHOWN", "MAX_EVENTS_SHOWN", "run_html", "session_html", "summary_html"]
 
 MAX_EVENTS_SHOWN = 200
 """Events rendered at most (the first and the last halves of that)."""
+MAX_CHILDREN_SHOWN = 20
+"""Child links (and run statuses) listed at most in a session's header."""
 
 _STYLE = (
     "<style>.a2a-s{font-family:system-ui,sans-serif;font-size:13px}"
@@ -31,6 +33,15 @@ _STYLE = (
     ".a2a-s .r-assistant{color:#2f7d32}.a2a-s .r-system{color:#7a4f01}.a2a-s .r-tool{color:#7b1fa2}"
     ".a2a-s pre{margin:0;white-space:pre-wrap;max-width:70em}.a2a-s .muted{color:#888}</style>"
 )
+
+
+def _anchor(session_id: str) -> str:
+    return escape(f"a2a-session-{session_id}", quote=True)
+
+
+def _link(session_id: str) -> str:
+    # A link to the session's own view when it is rendered on the same page (a notebook).
+    return f"<a href='#{_anchor(session_id)}'><code>{escape(session_id)}</code></a>"
 
 
 def _cut(text: str, limit: int = 600) -> str:
@@ -67,9 +78,12 @@ def _event_row(event: SessionEvent) -> str:
             f"<details><summary><code>{escape(str(name))}</code> {outcome}{timing}"
             f"</summary><pre>{escape(_cut(args))}</pre></details>{body}"
         )
+    speaker = event.message.get("name") if event.type == EventType.MESSAGE and isinstance(event.message, dict) else None
+    who = escape(role) + (f" <span class='muted'>({escape(str(speaker))})</span>" if speaker else "")
     seq = "" if event.seq is None else str(event.seq)
+    when = escape(event.timestamp.isoformat(timespec="seconds"), quote=True)
     return (
-        f"<tr><td class='muted'>{seq}</td><td class='r-{escape(role)}'>{escape(role)}"
+        f"<tr><td class='muted' title='{when}'>{seq}</td><td class='r-{escape(role)}'>{who}"
         f"<br><span class='muted'>{escape(event.type.value)}</span></td><td>{body}</td>"
         f"<td class='muted'>{_usage_cell(event)}</td></tr>"
     )
@@ -93,17 +107,17 @@ def session_html(session: Session) -> str:
             rows.append(f"<tr><td colspan='4' class='muted'>… {len(events) - 2 * half} events not shown …</td></tr>")
         else:
             rows.append(_event_row(event))
-    parent = (
-        f"parent <code>{escape(session.parent_id)}</code>" if session.parent_id else "<span class='muted'>root</span>"
-    )
-    children = ", ".join(f"<code>{escape(c)}</code>" for c in session.child_ids[:20])
-    if len(session.child_ids) > 20:
+    parent = f"parent {_link(session.parent_id)}" if session.parent_id else "<span class='muted'>root</span>"
+    children = ", ".join(_link(c) for c in session.child_ids[:MAX_CHILDREN_SHOWN])
+    if len(session.child_ids) > MAX_CHILDREN_SHOWN:
         children += f" … ({len(session.child_ids)} in all)"
+    runs = ", ".join(escape(r.status.value) for r in session.runs[-MAX_CHILDREN_SHOWN:])
     summary = session.token_summary
     return (
-        f"{_STYLE}<div class='a2a-s'><b>Session</b> <code>{escape(session.id)}</code> · {parent}"
-        f"{' · children ' + children if children else ''}<br>"
-        f"{len(events)} events · {len(session.runs)} runs · {summary.total_tokens} tokens · "
+        f"{_STYLE}<div class='a2a-s' id='{_anchor(session.id)}'><b>Session</b> <code>{escape(session.id)}</code>"
+        f" · {parent}{' · children ' + children if children else ''}<br>"
+        f"{len(events)} events · {len(session.runs)} runs{f' ({runs})' if runs else ''} · "
+        f"{summary.total_tokens} tokens · "
         f"${summary.total_estimated_cost_usd:.6f}"
         f"{f' ({summary.unpriced_tokens} tokens unpriced)' if summary.unpriced_tokens else ''}"
         f"<table><tr><th>#</th><th>role</th><th>content</th><th>usage</th></tr>{''.join(rows)}</table></div>"
