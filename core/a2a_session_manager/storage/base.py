@@ -199,7 +199,10 @@ class SessionStore(ABC):
         if session.runs:
             items = [(run.id, codec.dump_run(run)) for run in session.runs]
             yield ("_put_records", (sid, codec.RUN_KIND, items, None))
-        synced = session._synced_ids  # one attribute read: pydantic private access is slow per event
+        # One attribute read: pydantic private access is slow per event. The ids are those this
+        # store (the one the session came from or was saved to) holds; another store holds none.
+        same_store = session._store is self
+        synced = session._synced_ids if same_store else set()
         new = [e for e in session.events if e.id not in synced]
         if new:
             yield ("_append", (sid, [(e.id, codec.dump_event(e)) for e in new], header))
@@ -210,6 +213,8 @@ class SessionStore(ABC):
             # After the child's own data: a crash before this line leaves no dangling link.
             yield ("_put_records", (session.parent_id, codec.CHILD_KIND, [(sid, b"")], None))
         synced.update(e.id for e in new)
+        if not same_store:
+            session._synced_ids = synced
         session._attach(self)
 
     def _op_delete(self, sid: str) -> Op[bool]:
