@@ -18,6 +18,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[full,dev,bench]"
 	$(PY) bench/run.py
 
 clean:
