@@ -857,3 +857,19 @@ async def test_ttl_forgets_the_whole_session_and_every_write_refreshes_it(
     assert reborn.state == {}
     assert reborn.runs == []
     assert await api.get_record("gone", "k", "r") is None
+
+
+async def test_saving_a_loaded_session_into_another_store_writes_every_event(api: Twin, tmp_path: Path) -> None:
+    from a2a_session_manager import InMemorySessionStore
+
+    source = InMemorySessionStore()
+    original = Session(id="copied")
+    for text in ("a", "b", "c"):
+        original.add_event(SessionEvent(message=text, source=EventSource.USER))
+    source.save(original)
+    loaded = source.get("copied")
+    assert loaded is not None
+    await api.save(loaded)
+    copy = await api.get("copied")
+    assert copy is not None
+    assert [e.id for e in copy.events] == [e.id for e in original.events]
