@@ -273,7 +273,12 @@ def _summary_json(summary: TokenSummary) -> dict[str, Any]:
         "total_tokens": summary.total_tokens,
         "prompt_tokens": summary.total_prompt_tokens,
         "completion_tokens": summary.total_completion_tokens,
-        "estimated_cost_usd": summary.total_estimated_cost_usd,
+        # None, not $0, when nothing in it had a price.
+        "estimated_cost_usd": (
+            None
+            if summary.total_tokens and summary.unpriced_tokens == summary.total_tokens
+            else summary.total_estimated_cost_usd
+        ),
         "unpriced_tokens": summary.unpriced_tokens,
         "by_origin": summary.tokens_by_origin,
     }
