@@ -26,6 +26,8 @@ when listing: every preamble carries the id). No id can produce a separator or a
 Locking: ``flock`` on one of ``_STRIPES`` lock files (exclusive to write, shared to
 read), plus a thread lock per stripe, because ``flock`` does not exclude threads that
 share one open file. A primitive holds one session's lock at a time, never two.
+Each stripe also keeps open the event log of the session it last appended to (at most
+``_STRIPES`` such descriptors per store object; ``close`` and deleting the session close it).
 """
 
 from __future__ import annotations
@@ -170,12 +172,25 @@ class _Entry:
     header: _LogIndex | None = None
     events: _LogIndex | None = None
     records: _LogIndex | None = None
+    paths: tuple[str, str] | None = None
+    """The session's header and event log paths, once computed."""
 
 
 @dataclass
 class _Stripe:
     lock: threading.Lock = field(default_factory=threading.Lock)
     fd: int | None = None
+    held_sid: str | None = None
+    """The session whose event log ``held_fd`` keeps open for appends (under ``lock`` only)."""
+    held_fd: int | None = None
+    held_ino: int = 0
+    held_dev: int = 0
+
+    def drop_held(self) -> None:
+        fd, self.held_fd, self.held_sid = self.held_fd, None, None
+        if fd is not None:
+            with suppress(OSError):
+                os.close(fd)
 
 
 def _close_fds(stripes: list[_Stripe]) -> None:
@@ -184,6 +199,7 @@ def _close_fds(stripes: list[_Stripe]) -> None:
             with suppress(OSError):
                 os.close(stripe.fd)
             stripe.fd = None
+        stripe.drop_held()
 
 
 class FileSessionStore(SessionStore):
@@ -260,21 +276,29 @@ class FileSessionStore(SessionStore):
         return CorruptSessionError(f"session {sid!r}: {where} {what}; repair or delete the file", session_id=sid)
 
     # ================================================================== locking
-    @contextmanager
-    def _locked(self, sid: str, *, exclusive: bool) -> Iterator[None]:
+    def _lock_fd(self, sid: str, stripe: _Stripe) -> int:
+        """The stripe's lock file, opened on first use (the stripe's thread lock held)."""
+        if stripe.fd is None:
+            number = zlib.crc32(sid.encode()) % _STRIPES
+            path = os.path.join(self._dir, ".locks", f"{number:02d}.lock")
+            stripe.fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o644)
+        return stripe.fd
+
+    def _stripe(self, sid: str) -> _Stripe:
         if os.getpid() != self._pid:
             self._after_fork()
-        number = zlib.crc32(sid.encode()) % _STRIPES
-        stripe = self._stripes[number]
+        return self._stripes[zlib.crc32(sid.encode()) % _STRIPES]
+
+    @contextmanager
+    def _locked(self, sid: str, *, exclusive: bool) -> Iterator[None]:
+        stripe = self._stripe(sid)
         with stripe.lock:
-            if stripe.fd is None:
-                path = os.path.join(self._dir, ".locks", f"{number:02d}.lock")
-                stripe.fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o644)
-            fcntl.flock(stripe.fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            fd = self._lock_fd(sid, stripe)
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             try:
                 yield
             finally:
-                fcntl.flock(stripe.fd, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _after_fork(self) -> None:
         # A forked child shares the parent's open lock files (flock would not exclude
@@ -290,6 +314,9 @@ class FileSessionStore(SessionStore):
             if stripe.fd is not None:
                 with suppress(OSError):
                     os.close(stripe.fd)
+            if stripe.held_fd is not None:
+                with suppress(OSError):
+                    os.close(stripe.held_fd)
 
     # ================================================================== caching
     def _entry(self, sid: str) -> _Entry:
@@ -554,6 +581,9 @@ class FileSessionStore(SessionStore):
 
     def _purge_locked(self, sid: str) -> bool:
         """Remove every file of the session (lock held); return whether a header existed."""
+        stripe = self._stripe(sid)
+        if stripe.held_sid == sid:
+            stripe.drop_held()
         existed = False
         for suffix in (_HEADER, _EVENTS, _RECORDS):
             try:
@@ -643,26 +673,109 @@ class FileSessionStore(SessionStore):
         for _, line in items:
             if "\n" in line or "\r" in line:
                 raise StorageError(f"session {sid!r}: an event line may not contain a line break", session_id=sid)
-        added = 0
+        # The hot path: ``_writing`` and ``_locked`` written out (one lock, no generators).
+        stripe = self._stripe(sid)
+        with stripe.lock:
+            lock_fd = self._lock_fd(sid, stripe)
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            try:
+                if self._expired(sid):
+                    self._purge_locked(sid)
+                entry = self._entry(sid)
+                paths = entry.paths
+                if paths is None:
+                    paths = entry.paths = (self._path(sid, _HEADER), self._path(sid, _EVENTS))
+                if not os.path.exists(paths[0]):
+                    self._write_header_locked(sid, header_if_new)
+                    entry = self._entry(sid)
+                return self._append_events_locked(sid, stripe, entry, paths[1], items)
+            finally:
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
 
-        def new_lines(index: _LogIndex | None) -> bytes:
-            nonlocal added
-            known = index.ids if index is not None and index.ids is not None else set()
-            payload: list[bytes] = []
-            seen: set[str] = set()
-            for event_id, line in items:
-                if event_id not in known and event_id not in seen:
-                    seen.add(event_id)
-                    payload.append(line.encode("utf-8") + b"\n")
-            added = len(payload)
-            return b"".join(payload)
+    def _append_events_locked(
+        self, sid: str, stripe: _Stripe, entry: _Entry, path: str, items: Sequence[tuple[str, str]]
+    ) -> int:
+        """Append the events whose ids the log lacks (lock held); return how many.
 
-        with self._writing(sid):
-            self._ensure_header_locked(sid, header_if_new)
-            self._append_log_locked(sid, _EVENTS, new_lines)
+        The stripe keeps the event log of the session it last appended to open: while
+        that descriptor is open its inode cannot be reused, so a ``stat`` of the path
+        showing the same inode and device proves the path still names that file (a
+        rewrite renames a new file in, with a new inode), and an index of that file
+        whose size matches needs no re-read of its preamble.
+        """
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        fd: int | None = None
+        if st is not None and stripe.held_sid == sid and stripe.held_ino == st.st_ino and stripe.held_dev == st.st_dev:
+            fd = stripe.held_fd
+        else:
+            stripe.drop_held()
+            if st is not None:
+                fd = self._open(path, write=True)
+        if fd is None:
+            added = 0
+
+            def new_log(index: _LogIndex | None) -> bytes:
+                nonlocal added
+                fresh = _fresh_lines(items, index.ids if index is not None and index.ids is not None else set())
+                added = len(fresh)
+                return b"".join(fresh.values())
+
+            # Missing (created whole by rename), or vanished since the stat: the general path.
+            self._append_log_locked(sid, _EVENTS, new_log)
             if not added:
-                self._touch(self._path(sid, _EVENTS))
+                self._touch(path)
             return added
+        index = entry.events
+        if (
+            fd != stripe.held_fd
+            or st is None
+            or index is None
+            or index.ids is None
+            or index.ino != st.st_ino
+            or index.dev != st.st_dev
+            or index.size != st.st_size
+            or index.size != index.end
+        ):
+            try:
+                index = self._index(sid, _EVENTS, fd)
+                self._ensure_ids(sid, path, fd, index)
+            except BaseException:
+                if fd == stripe.held_fd:
+                    stripe.drop_held()
+                else:
+                    os.close(fd)
+                raise
+            if fd != stripe.held_fd:
+                stripe.held_sid, stripe.held_fd, stripe.held_ino, stripe.held_dev = sid, fd, index.ino, index.dev
+        known = index.ids
+        assert known is not None
+        fresh = _fresh_lines(items, known)
+        if not fresh:
+            self._touch(path)
+            return 0
+        lines = list(fresh.values())
+        data = b"".join(lines)
+        if index.size > index.end:
+            os.ftruncate(fd, index.end)  # a crashed writer's unterminated tail
+            index.size = index.end
+        try:
+            _write_all(fd, data)
+            if self.fsync:
+                _datasync(fd)
+        except BaseException:
+            os.ftruncate(fd, index.end)
+            raise
+        pos = index.end
+        offsets = index.offsets
+        for line_bytes in lines:
+            offsets.append(pos)
+            pos += len(line_bytes)
+        known.update(fresh)
+        index.end = index.size = pos
+        return len(lines)
 
     def _rows_locked(self, sid: str, start: int, end: int | None) -> list[EventRow]:
         path = self._path(sid, _EVENTS)
@@ -715,6 +828,9 @@ class FileSessionStore(SessionStore):
             chunks.append(line.encode("utf-8") + b"\n")
         with self._writing(sid):
             self._ensure_header_locked(sid, header_if_new)
+            stripe = self._stripe(sid)
+            if stripe.held_sid == sid:
+                stripe.drop_held()
             self._write_atomic(self._path(sid, _EVENTS), chunks)
             self._set_index(sid, _EVENTS, None)
 
@@ -895,6 +1011,15 @@ class FileSessionStore(SessionStore):
                 if not lines:
                     return
             self._append_records_locked(sid, lines)
+
+
+def _fresh_lines(items: Sequence[tuple[str, str]], known: set[str]) -> dict[str, bytes]:
+    """The encoded lines of the events whose ids are not ``known`` (first of each id, in order)."""
+    fresh: dict[str, bytes] = {}
+    for event_id, line in items:
+        if event_id not in known and event_id not in fresh:
+            fresh[event_id] = line.encode("utf-8") + b"\n"
+    return fresh
 
 
 def _write_all(fd: int, data: bytes) -> None:
