@@ -360,37 +360,15 @@ def summarize_tree(session: Session, store: SessionStore | None = None) -> Usage
     Raises:
         StorageError: The store failed while reading a descendant.
     """
-    target = store or session._resolve_store()
     report = summarize_session(session)
-    seen = {session.id}
-    stack = list(reversed(target.get_child_ids(session.id)))
-    while stack:
-        child_id = stack.pop()
-        if child_id in seen:
-            continue
-        seen.add(child_id)
-        child = target.get(child_id)
-        if child is None:
-            continue
+    for child in session.descendants(store):
         report._add_session(child)
-        stack.extend(reversed(child.child_ids))
     return report
 
 
 async def asummarize_tree(session: Session, store: SessionStore | None = None) -> UsageReport:
     """Async twin of `summarize_tree`."""
-    target = store or session._resolve_store()
     report = summarize_session(session)
-    seen = {session.id}
-    stack = list(reversed(await target.aget_child_ids(session.id)))
-    while stack:
-        child_id = stack.pop()
-        if child_id in seen:
-            continue
-        seen.add(child_id)
-        child = await target.aget(child_id)
-        if child is None:
-            continue
+    for child in await session.adescendants(store):
         report._add_session(child)
-        stack.extend(reversed(child.child_ids))
     return report

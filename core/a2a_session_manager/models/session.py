@@ -139,13 +139,16 @@ class Session(BaseModel):
             parent_id = parent.parent_id
         return result
 
-    def descendants(self) -> list[Session]:
+    def descendants(self, store: SessionStore | None = None) -> list[Session]:
         """Return the stored descendants, depth-first (siblings sorted by id).
+
+        Args:
+            store: Store to read; defaults to this session's store.
 
         Returns:
             Every session below this one.
         """
-        store = self._resolve_store()
+        store = store or self._resolve_store()
         result: list[Session] = []
         seen = {self.id}
         stack = list(reversed(store.get_child_ids(self.id)))
@@ -161,9 +164,9 @@ class Session(BaseModel):
             stack.extend(reversed(child.child_ids))
         return result
 
-    async def adescendants(self) -> list[Session]:
+    async def adescendants(self, store: SessionStore | None = None) -> list[Session]:
         """Async twin of `descendants`."""
-        store = self._resolve_store()
+        store = store or self._resolve_store()
         result: list[Session] = []
         seen = {self.id}
         stack = list(reversed(await store.aget_child_ids(self.id)))
