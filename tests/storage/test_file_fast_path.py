@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from a2a_session_manager import EventSource, SessionEvent
 from a2a_session_manager.storage.providers.file import FileSessionStore
 
