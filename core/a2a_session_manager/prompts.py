@@ -781,17 +781,7 @@ def build_prompt_from_session(
     depth = _check_depth(max_depth)
     extra: list[Message] = []
     if (strategy is PromptStrategy.HIERARCHICAL or include_parent_context) and session.parent_id and depth:
-        source = _store_for(session, store)
-        ancestors: list[Session] = []
-        seen = {session.id}
-        parent_id: str | None = session.parent_id
-        while parent_id and parent_id not in seen and len(ancestors) < depth:
-            seen.add(parent_id)
-            parent = source.get(parent_id)
-            if parent is None:
-                break
-            ancestors.append(parent)
-            parent_id = parent.parent_id
+        ancestors = session.ancestors(_store_for(session, store), max_depth=depth)
         extra = _ancestor_messages(session, ancestors)
     return _assemble(session, strategy, max_tokens, model, current_query, extra)
 
@@ -813,17 +803,7 @@ async def abuild_prompt_from_session(
     depth = _check_depth(max_depth)
     extra: list[Message] = []
     if (strategy is PromptStrategy.HIERARCHICAL or include_parent_context) and session.parent_id and depth:
-        source = _store_for(session, store)
-        ancestors: list[Session] = []
-        seen = {session.id}
-        parent_id: str | None = session.parent_id
-        while parent_id and parent_id not in seen and len(ancestors) < depth:
-            seen.add(parent_id)
-            parent = await source.aget(parent_id)
-            if parent is None:
-                break
-            ancestors.append(parent)
-            parent_id = parent.parent_id
+        ancestors = await session.aancestors(_store_for(session, store), max_depth=depth)
         extra = _ancestor_messages(session, ancestors)
     return _assemble(session, strategy, max_tokens, model, current_query, extra)
 

@@ -105,34 +105,38 @@ class Session(BaseModel):
         if child_id in self.child_ids:
             self.child_ids.remove(child_id)
 
-    def ancestors(self) -> list[Session]:
+    def ancestors(self, store: SessionStore | None = None, max_depth: int | None = None) -> list[Session]:
         """Return the stored ancestors, nearest first.
+
+        Args:
+            store: Store to read; defaults to this session's store.
+            max_depth: Read at most this many levels up (None: up to the root).
 
         Returns:
             Parent, grandparent, ... (a missing or cyclic link ends the walk).
         """
-        store = self._resolve_store()
+        source = store or self._resolve_store()
         result: list[Session] = []
         seen = {self.id}
         parent_id = self.parent_id
-        while parent_id and parent_id not in seen:
+        while parent_id and parent_id not in seen and (max_depth is None or len(result) < max_depth):
             seen.add(parent_id)
-            parent = store.get(parent_id)
+            parent = source.get(parent_id)
             if parent is None:
                 break
             result.append(parent)
             parent_id = parent.parent_id
         return result
 
-    async def aancestors(self) -> list[Session]:
+    async def aancestors(self, store: SessionStore | None = None, max_depth: int | None = None) -> list[Session]:
         """Async twin of `ancestors`."""
-        store = self._resolve_store()
+        source = store or self._resolve_store()
         result: list[Session] = []
         seen = {self.id}
         parent_id = self.parent_id
-        while parent_id and parent_id not in seen:
+        while parent_id and parent_id not in seen and (max_depth is None or len(result) < max_depth):
             seen.add(parent_id)
-            parent = await store.aget(parent_id)
+            parent = await source.aget(parent_id)
             if parent is None:
                 break
             result.append(parent)
