@@ -136,7 +136,11 @@ def _process_writer(opener: Opener, w: int, per_writer: int, start: Any, results
         start.abort()
         return
     try:
-        start.wait()
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            results.put((w, 0, None))  # another writer failed to open and says why
+            return
         for j in range(per_writer):
             try:
                 handle.append(w * per_writer + j)
@@ -145,6 +149,17 @@ def _process_writer(opener: Opener, w: int, per_writer: int, start: Any, results
     finally:
         handle.close()
     results.put((w, len(errors), errors[0] if errors else None))
+
+
+def _drain(results: Any, n: int) -> list[tuple[int, int, str | None]]:
+    """Up to ``n`` writer reports already on their way (each writer sends one)."""
+    reports = []
+    for _ in range(n):
+        try:
+            reports.append(results.get(timeout=5))
+        except Exception:
+            break
+    return reports
 
 
 def run_processes(opener: Opener, *, writers: int, per_writer: int) -> dict[str, Any]:
@@ -164,7 +179,15 @@ def run_processes(opener: Opener, *, writers: int, per_writer: int) -> dict[str,
     ]
     for p in procs:
         p.start()
-    start.wait()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        # A writer could not open its handle (it reported why) or the start timed out.
+        reports = _drain(results, len(procs))
+        for p in procs:
+            p.join(timeout=60)
+        first = next((r[2] for r in reports if r[2]), None) or "writers never reached the start line"
+        return {"errors": sum(r[1] for r in reports) or writers * per_writer, "first_error": first, "elapsed": 0.0}
     t0 = time.perf_counter()
     reports = [results.get(timeout=3600) for _ in procs]
     elapsed = time.perf_counter() - t0

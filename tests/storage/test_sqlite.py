@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -290,6 +291,40 @@ def test_four_processes_appending_to_one_session_lose_nothing(store: SQLiteSessi
         assert [e.id for e in events if e.id.startswith(f"w{k}-")] == [f"w{k}-{i}" for i in range(200)]
 
 
+def _open_and_append_at_once(path: Path, start: threading.Barrier, writer: int, errors: multiprocessing.Queue) -> None:
+    start.wait()
+    try:
+        store = SQLiteSessionStore(path)
+        store.append_event("fresh", _event(f"w{writer}", f"w{writer}"))
+        store.close()
+    except Exception as exc:
+        errors.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_new_database_at_the_same_instant_all_get_in(tmp_path: Path) -> None:
+    # Workers of one app often start together on a file nobody created yet. Turning the
+    # file into a WAL database is answered "locked" at once (no busy wait) to all but one
+    # of them unless the store waits: it did, about one round in seven, before.
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(20):
+        path = tmp_path / f"r{round_}.db"
+        start = ctx.Barrier(6)
+        errors = ctx.Queue()
+        procs = [ctx.Process(target=_open_and_append_at_once, args=(path, start, w, errors)) for w in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        failures = []
+        while not errors.empty():
+            failures.append(errors.get(timeout=5))
+        assert failures == [], (round_, failures)
+        assert all(p.exitcode == 0 for p in procs)
+        store = SQLiteSessionStore(path)
+        assert sorted(e.id for e in store.get_events("fresh")) == [f"w{w}" for w in range(6)]
+        store.close()
+
+
 def _append_in_child(store: SQLiteSessionStore) -> None:
     store.append_event("forked", _event("from child", "child-1"))
     store.close()
@@ -347,7 +382,9 @@ class _Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
     c = _Clock()
-    monkeypatch.setattr(sqlite_module, "time", SimpleNamespace(time=c.time))
+    # Only the wall clock (TTL) is faked; waits for locks keep the real monotonic clock.
+    fake = SimpleNamespace(time=c.time, monotonic=time.monotonic, sleep=time.sleep)
+    monkeypatch.setattr(sqlite_module, "time", fake)
     return c
 
 
