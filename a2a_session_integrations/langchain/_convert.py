@@ -32,7 +32,7 @@ message stored without an id reads back without one, equal to what went in.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import uuid4
 
@@ -44,6 +44,7 @@ from a2a_session_manager.messages import (
     event_tool_calls,
     make_message_event,
     make_tool_call_event,
+    rebuild_from_lines,
     tool_event_id,
 )
 from a2a_session_manager.models.event_type import EventType
@@ -455,6 +456,27 @@ def _lc_usage(usage: TokenUsage | None) -> Any:
     if usage.reasoning_tokens:
         out["output_token_details"] = {"reasoning": usage.reasoning_tokens}
     return out
+
+
+def lines_to_messages(
+    rows: Sequence[tuple[int, str]], decode: Callable[[list[tuple[int, str]]], list[SessionEvent]]
+) -> list[BaseMessage]:
+    """Rebuild the LangChain messages of stored event lines (`SessionStore.get_event_lines`).
+
+    A line this adapter wrote is rebuilt from its ``metadata["langchain"]`` alone, without
+    validating a ``SessionEvent``; other lines go through ``decode`` and
+    `event_to_message` (``a2a_session_manager.messages.rebuild_from_lines``).
+
+    Args:
+        rows: ``(seq, JSON text)`` pairs in order.
+        decode: Validates rows into events (the store's ``decode_event_lines``).
+
+    Returns:
+        The messages, in order (non-messages skipped).
+    """
+    return rebuild_from_lines(
+        rows, metadata_key=LANGCHAIN_KEY, from_stored=_from_stored, from_event=event_to_message, decode=decode
+    )
 
 
 def events_to_messages(events: Sequence[SessionEvent]) -> list[BaseMessage]:

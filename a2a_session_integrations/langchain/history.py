@@ -53,13 +53,14 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
     # ------------------------------------------------------------------ reading
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
-        """The session's messages, oldest first (one store read).
+        """The session's messages, oldest first (one store read; see ``_convert.lines_to_messages``).
 
         Raises:
             CorruptSessionError: Stored data is unreadable.
             StorageError: The backend failed.
         """
-        return _convert.events_to_messages(self.store.get_events(self.session_id))
+        rows = self.store.get_event_lines(self.session_id)
+        return _convert.lines_to_messages(rows, lambda bad: self.store.decode_event_lines(self.session_id, bad))
 
     async def aget_messages(self) -> list[BaseMessage]:
         """Async twin of `messages` (native: the store's ``aget_events``).
@@ -67,7 +68,8 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         Returns:
             The session's messages, oldest first.
         """
-        return _convert.events_to_messages(await self.store.aget_events(self.session_id))
+        rows = await self.store.aget_event_lines(self.session_id)
+        return _convert.lines_to_messages(rows, lambda bad: self.store.decode_event_lines(self.session_id, bad))
 
     # ------------------------------------------------------------------ writing
     def _events(self, messages: Sequence[BaseMessage], tail: list[SessionEvent] | None) -> list[SessionEvent]:

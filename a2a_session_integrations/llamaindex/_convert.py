@@ -49,9 +49,11 @@ from a2a_session_manager.messages import (
     event_tool_calls,
     make_message_event,
     make_tool_call_event,
+    rebuild_from_lines,
 )
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.storage import SessionStore
 from llama_index.core.base.llms.types import (
     AudioBlock,
     ChatMessage,
@@ -68,6 +70,7 @@ from pydantic import ValidationError
 __all__ = [
     "LLAMAINDEX_KEY",
     "ToolCalls",
+    "aread_messages",
     "event_to_message",
     "events_to_messages",
     "export_events",
@@ -75,6 +78,7 @@ __all__ = [
     "message_tool_calls",
     "messages_to_events",
     "neutral_content",
+    "read_messages",
     "tool_calls_of",
 ]
 
@@ -442,6 +446,35 @@ def event_to_message(event: SessionEvent) -> ChatMessage | None:
             extra["tool_call_id"] = str(msg["tool_call_id"])
         return ChatMessage(role=MessageRole.TOOL, blocks=blocks, additional_kwargs=extra)
     return ChatMessage(role=MessageRole(role), blocks=blocks, additional_kwargs=extra)
+
+
+def read_messages(store: SessionStore, session_id: str) -> list[ChatMessage]:
+    """Every ``ChatMessage`` of a session, oldest first, in one store read.
+
+    A line this adapter wrote is rebuilt from its ``metadata["llamaindex"]`` without
+    validating a ``SessionEvent``; other lines are validated and go through
+    `event_to_message` (``a2a_session_manager.messages.rebuild_from_lines``).
+
+    Args:
+        store: The store.
+        session_id: A checked session id.
+    """
+    return _from_lines(store, session_id, store.get_event_lines(session_id))
+
+
+async def aread_messages(store: SessionStore, session_id: str) -> list[ChatMessage]:
+    """Async twin of `read_messages`."""
+    return _from_lines(store, session_id, await store.aget_event_lines(session_id))
+
+
+def _from_lines(store: SessionStore, session_id: str, rows: list[tuple[int, str]]) -> list[ChatMessage]:
+    return rebuild_from_lines(
+        rows,
+        metadata_key=LLAMAINDEX_KEY,
+        from_stored=_stored,
+        from_event=event_to_message,
+        decode=lambda bad: store.decode_event_lines(session_id, bad),
+    )
 
 
 def events_to_messages(events: Iterable[SessionEvent]) -> list[ChatMessage]:

@@ -157,11 +157,11 @@ class SessionChatStore(BaseChatStore):
         Args:
             key: The session id.
         """
-        return _convert.events_to_messages(self._store.get_events(check_session_id(key)))
+        return _convert.read_messages(self._store, check_session_id(key))
 
     async def aget_messages(self, key: str) -> list[ChatMessage]:
         """Async twin of `get_messages`."""
-        return _convert.events_to_messages(await self._store.aget_events(check_session_id(key)))
+        return await _convert.aread_messages(self._store, check_session_id(key))
 
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         """Append one message (one event; a tool result is linked to its asking turn).

@@ -253,11 +253,11 @@ class SessionMemory(BaseMemory):
 
     def get_all(self) -> list[ChatMessage]:
         """Every message of the session, oldest first."""
-        return _convert.events_to_messages(self._store.get_events(self.session_id))
+        return _convert.read_messages(self._store, self.session_id)
 
     async def aget_all(self) -> list[ChatMessage]:
         """Async twin of `get_all`."""
-        return _convert.events_to_messages(await self._store.aget_events(self.session_id))
+        return await _convert.aread_messages(self._store, self.session_id)
 
     # ------------------------------------------------------------------- writing
     def put(self, message: ChatMessage) -> None:

@@ -13,7 +13,10 @@ their data by URL or data URL.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from pydantic_core import from_json
 
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
@@ -32,8 +35,11 @@ __all__ = [
     "events_to_openai",
     "make_message_event",
     "make_tool_call_event",
+    "rebuild_from_lines",
     "tool_event_id",
 ]
+
+T = TypeVar("T")
 
 ROLE_BY_SOURCE: dict[EventSource, str] = {
     EventSource.USER: "user",
@@ -360,3 +366,53 @@ def make_tool_call_event(
         task_id=task_id,
         metadata=meta,
     )
+
+
+def rebuild_from_lines(
+    rows: Sequence[tuple[int, str]],
+    *,
+    metadata_key: str,
+    from_stored: Callable[[Any], T | None],
+    from_event: Callable[[SessionEvent], T | None],
+    decode: Callable[[list[tuple[int, str]]], list[SessionEvent]],
+) -> list[T]:
+    """Rebuild framework messages from stored event lines, skipping event validation where it can.
+
+    An adapter keeps its framework's exact form of a message in
+    ``metadata[metadata_key]``. For a line holding one that ``from_stored`` accepts, the
+    message comes from it alone: the line is parsed as plain JSON and no
+    ``SessionEvent`` is built, which is most of the cost of reading a long history.
+    Every other line (written by another framework or the core, or unreadable) goes to
+    ``decode`` in one batch and then through ``from_event``, so a corrupt line raises
+    the store's ``CorruptSessionError``.
+
+    Args:
+        rows: ``(seq, JSON text)`` pairs in order (``SessionStore.get_event_lines``).
+        metadata_key: Where the adapter keeps its own form (``"langchain"``, ...).
+        from_stored: The message from that form, or None when it cannot be used.
+        from_event: The message from a validated event, or None for non-messages.
+        decode: Validates rows into events (``SessionStore.decode_event_lines``).
+
+    Returns:
+        The messages in session order; events that are not messages are skipped.
+    """
+    out: list[T | None] = []
+    slow: list[tuple[int, tuple[int, str]]] = []
+    for row in rows:
+        message = None
+        try:
+            data = from_json(row[1])
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            meta = data.get("metadata")
+            if isinstance(meta, dict) and metadata_key in meta:
+                message = from_stored(meta[metadata_key])
+        if message is None:
+            slow.append((len(out), row))
+        out.append(message)
+    if slow:
+        events = decode([row for _, row in slow])
+        for (index, _), event in zip(slow, events, strict=True):
+            out[index] = from_event(event)
+    return [m for m in out if m is not None]

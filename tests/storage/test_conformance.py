@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import json
 import os
 import signal
 import subprocess
@@ -311,6 +312,24 @@ async def test_get_events_slices_like_a_list(api: Twin, kwargs: dict[str, int], 
     events = await api.get_events("s", **kwargs)
     assert messages(events) == expected
     assert [e.seq for e in events] == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"start": 3}, {"start": -3, "end": 9}, {"end": -2}, {"last_n": 3}, {"last_n": 0}, {"start": 12}],
+    ids=repr,
+)
+async def test_event_lines_are_the_stored_events_undecoded_with_the_same_slicing(
+    api: Twin, store: SessionStore, kwargs: dict[str, int]
+) -> None:
+    await api.append_events("s", [ev(i, f"e{i}") for i in range(10)])
+    rows = await api.get_event_lines("s", **kwargs)
+    events = await api.get_events("s", **kwargs)
+    assert [seq for seq, _ in rows] == [e.seq for e in events]
+    assert all(isinstance(text, str) for _, text in rows)
+    assert [json.loads(text)["id"] for _, text in rows] == [e.id for e in events]
+    assert store.decode_event_lines("s", rows) == events
+    assert await api.get_event_lines("unknown") == []
 
 
 async def test_count_events_counts_and_is_zero_for_unknown_sessions(api: Twin) -> None:
@@ -760,6 +779,7 @@ def _calls_with(bad: Any) -> dict[str, tuple[Any, ...]]:
         "append_event": (bad, event),
         "append_events": (bad, [event]),
         "get_events": (bad,),
+        "get_event_lines": (bad,),
         "count_events": (bad,),
         "clear_events": (bad,),
         "replace_events": (bad, [event]),

@@ -129,6 +129,16 @@ async def test_corrupt_event_raises_an_error_naming_the_session_and_others_stay_
         if store_kind in ("file", "redis"):
             assert where in str(info.value), f"the error should name {where!r}: {info.value}"
 
+    # The undecoded read still returns every row; validating them names the bad one.
+    rows = await api.get_event_lines("victim")
+    assert len(rows) >= 3  # the file case inserts a garbage line rather than replacing one
+    assert [seq for seq, _ in rows] == list(range(len(rows)))
+    with pytest.raises(CorruptSessionError) as info:
+        store.decode_event_lines("victim", rows)
+    assert info.value.session_id == "victim"
+    if store_kind in ("file", "redis"):
+        assert where in str(info.value)
+
     bystander = await api.get("bystander")
     assert bystander is not None
     assert [e.message for e in bystander.events] == ["first", "second", "third"]

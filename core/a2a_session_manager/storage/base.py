@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from a2a_session_manager._ids import check_name, check_session_id
 from a2a_session_manager.exceptions import (
+    CorruptSessionError,
     SessionManagerError,
     SessionNotFoundError,
     StorageError,
@@ -175,8 +176,24 @@ class SessionStore(ABC):
         return StorageError(f"{where}{type(self).__name__} failed: {type(exc).__name__}: {exc}", session_id=sid)
 
     # ============================================================== operations
+    def _text_rows(self, sid: str, rows: list[EventRow]) -> list[EventRow]:
+        if all(isinstance(line, str) for _, line in rows):
+            return rows
+        out: list[EventRow] = []
+        for seq, line in rows:
+            if not isinstance(line, str):
+                try:
+                    line = bytes(line).decode()
+                except UnicodeDecodeError as exc:
+                    raise CorruptSessionError(
+                        f"session {sid!r}: {self._where(sid, seq)} is not UTF-8 text; repair or delete it",
+                        session_id=sid,
+                    ) from exc
+            out.append((seq, line))
+        return out
+
     def _decode_events(self, sid: str, rows: list[EventRow]) -> list[SessionEvent]:
-        rows = [(seq, line if isinstance(line, str) else line.decode()) for seq, line in rows]
+        rows = self._text_rows(sid, rows)
         return codec.load_events(rows, session_id=sid, where=lambda seq: self._where(sid, seq))
 
     def _op_get(self, sid: str) -> Op[Session | None]:
@@ -235,11 +252,15 @@ class SessionStore(ABC):
         return int(count)
 
     def _op_get_events(self, sid: str, start: int, end: int | None, last_n: int | None) -> Op[list[SessionEvent]]:
+        rows = yield from self._op_get_event_lines(sid, start, end, last_n)
+        return self._decode_events(sid, rows)
+
+    def _op_get_event_lines(self, sid: str, start: int, end: int | None, last_n: int | None) -> Op[list[EventRow]]:
         if last_n is not None:
             if last_n == 0:
                 return []
             rows = yield ("_read_events", (sid, -last_n, None))
-            return self._decode_events(sid, rows)
+            return self._text_rows(sid, rows)
         if start < 0 and end is not None and end >= 0:
             count = yield ("_count_events", (sid,))
             start = max(count + start, 0)
@@ -249,7 +270,7 @@ class SessionStore(ABC):
             if start < 0:
                 start = max(count + start, 0)
         rows = yield ("_read_events", (sid, start, end))
-        return self._decode_events(sid, rows)
+        return self._text_rows(sid, rows)
 
     def _op_count(self, sid: str) -> Op[int]:
         n = yield ("_count_events", (sid,))
@@ -463,6 +484,59 @@ class SessionStore(ABC):
         sid = check_session_id(session_id)
         self._check_slice(start, end, last_n, sid)
         return await self._arun(sid, self._op_get_events(sid, start, end, last_n))
+
+    def get_event_lines(
+        self, session_id: str, start: int = 0, end: int | None = None, last_n: int | None = None
+    ) -> list[tuple[int, str]]:
+        """Return a slice of the session's events as stored: ``(seq, JSON text)`` pairs, undecoded.
+
+        For readers that need a few fields of many events and can skip building a
+        ``SessionEvent`` for each (the framework adapters read long histories this way).
+        Each text is one event in the format ``SessionEvent.model_dump_json`` writes; it
+        may carry fields a newer version added. Slicing is that of `get_events`; pass
+        rows the reader cannot use to `decode_event_lines`, which validates them and names
+        a corrupt one.
+
+        Args:
+            session_id: The session's id.
+            start: First position (0-based; negative counts from the end).
+            end: Position after the last one (None: to the end; negative counts from the end).
+            last_n: When given, the last ``n`` events instead of a slice.
+
+        Returns:
+            ``(seq, text)`` pairs in order; empty for an unknown session.
+
+        Raises:
+            CorruptSessionError: A stored event is not UTF-8 text.
+        """
+        sid = check_session_id(session_id)
+        self._check_slice(start, end, last_n, sid)
+        return self._run(sid, self._op_get_event_lines(sid, start, end, last_n))
+
+    async def aget_event_lines(
+        self, session_id: str, start: int = 0, end: int | None = None, last_n: int | None = None
+    ) -> list[tuple[int, str]]:
+        """Async twin of `get_event_lines`."""
+        sid = check_session_id(session_id)
+        self._check_slice(start, end, last_n, sid)
+        return await self._arun(sid, self._op_get_event_lines(sid, start, end, last_n))
+
+    def decode_event_lines(self, session_id: str, rows: Sequence[tuple[int, str]]) -> list[SessionEvent]:
+        """Validate rows from `get_event_lines` into events (no I/O), as `get_events` does.
+
+        Args:
+            session_id: The session the rows were read from (named in errors).
+            rows: ``(seq, text)`` pairs.
+
+        Returns:
+            One event per row, each with its ``seq``.
+
+        Raises:
+            CorruptSessionError: A row is not a valid event; the first bad one is named
+                with where this store keeps it.
+        """
+        sid = check_session_id(session_id)
+        return self._decode_events(sid, list(rows))
 
     def count_events(self, session_id: str) -> int:
         """Return how many events the session holds (0 for an unknown session).

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import pytest
-from a2a_session_manager import MissingDependencyError
+from a2a_session_manager import CorruptSessionError, MissingDependencyError, SessionEvent
 from a2a_session_manager.exceptions import InvalidSessionIdError, InvalidSessionOperation
 from a2a_session_manager.messages import events_to_openai, make_message_event, make_tool_call_event
 from a2a_session_manager.models.event_source import EventSource
@@ -23,7 +24,7 @@ from langchain_core.messages import (
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
-from a2a_session_integrations.langchain import SessionChatMessageHistory, history_factory
+from a2a_session_integrations.langchain import SessionChatMessageHistory, _convert, history_factory
 
 from .fakes import MODEL, USAGE, StreamingUsageFakeChatModel, ToolFakeChatModel, reply
 
@@ -200,6 +201,30 @@ def test_session_written_by_another_framework_reads_as_langchain_messages(store:
     assert ai.tool_calls == [{"id": "c1", "name": "add", "args": {"a": 1, "b": 2}, "type": "tool_call"}]
     assert isinstance(tool, ToolMessage) and tool.tool_call_id == "c1" and tool.content == "3"
     assert isinstance(final, AIMessage) and final.content == "3"
+
+
+def test_langchain_and_foreign_events_interleaved_keep_their_order_sync_and_async(store: SessionStore) -> None:
+    # LangChain's own events are rebuilt from their stored form, the others from the
+    # neutral fields; the two paths must still give one list in session order.
+    history = SessionChatMessageHistory("mixed", store)
+    history.add_message(HumanMessage(content="lc-1", id="h1"))
+    store.append_event("mixed", make_message_event("assistant", "core-2"))
+    history.add_message(AIMessage(content="lc-3", id="a3"))
+    store.append_event("mixed", make_message_event("user", "core-4"))
+    store.append_event("mixed", SessionEvent(type=EventType.REFERENCE, message={"doc": "not a message"}))
+    expected = [("human", "lc-1"), ("ai", "core-2"), ("ai", "lc-3"), ("human", "core-4")]
+    assert _texts(history.messages) == expected
+    assert _texts(asyncio.run(history.aget_messages())) == expected
+
+
+def test_a_corrupt_stored_event_is_a_typed_error_not_a_missing_message(store: SessionStore) -> None:
+    history = SessionChatMessageHistory("bad-row", store)
+    history.add_messages([HumanMessage(content="q"), AIMessage(content="a")])
+    rows = store.get_event_lines("bad-row")
+    # A row whose JSON parses but is not an event: the adapter must not skip it silently.
+    decoded = store.decode_event_lines
+    with pytest.raises(CorruptSessionError, match="bad-row"):
+        _convert.lines_to_messages([*rows, (2, '{"id": 5}')], lambda bad: decoded("bad-row", bad))
 
 
 def test_a_tool_message_added_alone_links_to_the_ai_turn_already_stored(store: SessionStore) -> None:

@@ -143,6 +143,21 @@ async def test_chat_store_methods_sync_and_async(store: SessionStore) -> None:
         cs.add_message("k1", ChatMessage(content="x"), idx=0)
 
 
+async def test_llamaindex_and_foreign_events_interleaved_read_in_session_order(store: SessionStore) -> None:
+    # Our own events are rebuilt from their stored LlamaIndex form, the others from the
+    # neutral fields; one list in session order must come out of both, sync and async.
+    cs = SessionChatStore(store)
+    cs.add_message("mix", ChatMessage(role="user", content="li-1"))
+    store.append_event("mix", make_message_event("assistant", "core-2"))
+    cs.add_message("mix", ChatMessage(role="assistant", content="li-3"))
+    store.append_event("mix", make_message_event("user", "core-4"))
+    expected = [("user", "li-1"), ("assistant", "core-2"), ("assistant", "li-3"), ("user", "core-4")]
+    assert [(m.role.value, m.content) for m in cs.get_messages("mix")] == expected
+    assert [(m.role.value, m.content) for m in await cs.aget_messages("mix")] == expected
+    memory = SessionMemory.from_defaults(session_id="mix", store=store)
+    assert [(m.role.value, m.content) for m in await memory.aget_all()] == expected
+
+
 async def test_db_chat_store_archives_without_losing_messages(store: SessionStore) -> None:
     db = SessionDBChatStore(store)
     await db.add_messages("s", [ChatMessage(role="user", content=str(i)) for i in range(6)])
