@@ -4,7 +4,9 @@ Measures ``add_message`` (mean time per call while a history grows to N messages
 over the last 100 calls, which shows whether the cost grows with the length) and
 ``messages`` (time to read all N messages back, best of 3), for N = 1,000 and 10,000,
 on our Redis, file and SQLite stores and on ``RedisChatMessageHistory`` and
-``FileChatMessageHistory`` in the same run.
+``FileChatMessageHistory`` in the same run; Redis both without and with a one-day TTL
+(theirs then sends EXPIRE after each LPUSH; ours refreshes it inside its one script).
+Ends with ours / theirs ratios.
 
 Needs: ``pip install 'a2a-session-manager[redis,langchain,bench]'`` and a Redis server at
 127.0.0.1:6379 (``--redis-url``). Keys use a fresh prefix, removed at the end; files go to
@@ -38,6 +40,12 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from a2a_session_integrations.langchain import SessionChatMessageHistory
 
 FILE_CAP = 1_000
+TTL_SECONDS = 86_400
+RATIOS = (
+    ("ours redis", "langchain RedisChatMessageHistory"),
+    ("ours redis, ttl", "langchain RedisChatMessageHistory, ttl"),
+    ("ours file", "langchain FileChatMessageHistory"),
+)
 
 
 def _message(i: int) -> BaseMessage:
@@ -81,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         redis_store = create_redis_session_store(url=args.redis_url, key_prefix=prefix + "ours:")
+        redis_ttl_store = create_redis_session_store(
+            url=args.redis_url, key_prefix=prefix + "ours-ttl:", expiration_seconds=TTL_SECONDS
+        )
         file_store = create_file_session_store(root / "ours-file")
         sqlite_store = create_sqlite_session_store(root / "ours.db")
         theirs_redis: list[Any] = []
@@ -96,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
                 lc_redis = RedisChatMessageHistory(sid, url=args.redis_url, key_prefix=prefix + "lc:")
                 theirs_redis.append(lc_redis)
                 rows.append(("langchain RedisChatMessageHistory", n, _measure(lc_redis, n), False))
+                # With a TTL, as sessions in production have: theirs adds EXPIRE after each LPUSH.
+                ours_ttl = SessionChatMessageHistory(sid, redis_ttl_store)
+                rows.append(("ours redis, ttl", n, _measure(ours_ttl, n), False))
+                lc_ttl = RedisChatMessageHistory(
+                    sid, url=args.redis_url, key_prefix=prefix + "lc-ttl:", ttl=TTL_SECONDS
+                )
+                theirs_redis.append(lc_ttl)
+                rows.append(("langchain RedisChatMessageHistory, ttl", n, _measure(lc_ttl, n), False))
                 capped = min(n, FILE_CAP)
                 lc_file = FileChatMessageHistory(str(root / f"lc-{n}.json"))
                 figures = _measure(lc_file, capped)
@@ -113,19 +132,32 @@ def main(argv: list[str] | None = None) -> int:
                 history.clear()
             for n in sizes:
                 redis_store.delete(f"s{n}")
+                redis_ttl_store.delete(f"s{n}")
             redis_store.close()
+            redis_ttl_store.close()
             file_store.close()
             sqlite_store.close()
 
-    print(f"{'history':36} {'N':>6} {'add mean ms':>12} {'add last100 ms':>15} {'messages ms':>12}")
+    print(f"{'history':40} {'N':>6} {'add mean ms':>12} {'add last100 ms':>15} {'messages ms':>12}")
     for name, n, f, extrapolated in rows:
         mark = "~" if extrapolated else " "
         print(
-            f"{name:36} {n:>6} {mark}{f['add_mean_ms']:>11.3f} {mark}{f['add_last100_ms']:>14.3f} "
+            f"{name:40} {n:>6} {mark}{f['add_mean_ms']:>11.3f} {mark}{f['add_last100_ms']:>14.3f} "
             f"{mark}{f['messages_ms']:>11.1f}"
         )
     if any(r[3] for r in rows):
         print(f"~ extrapolated from {FILE_CAP:,} messages (FileChatMessageHistory rewrites its file on every add)")
+    print()
+    print(f"{'ours / theirs (below 1: ours is faster)':60} {'N':>6} {'add mean':>10} {'messages':>10}")
+    by = {(name, n): f for name, n, f, _ in rows}
+    for ours, theirs in RATIOS:
+        for n in sizes:
+            a, b = by[(ours, n)], by[(theirs, n)]
+            label = f"{ours} / {theirs.replace('langchain ', '')}"
+            print(
+                f"{label:60} {n:>6} {a['add_mean_ms'] / b['add_mean_ms']:>9.2f}x "
+                f"{a['messages_ms'] / b['messages_ms']:>9.2f}x"
+            )
     return 0
 
 

@@ -34,8 +34,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from uuid import uuid4
 
+from a2a_session_manager._ids import new_id
 from a2a_session_manager.exceptions import InvalidSessionOperation
 from a2a_session_manager.messages import (
     SOURCE_BY_ROLE,
@@ -117,7 +117,7 @@ def event_id_for(message: BaseMessage) -> str:
     """
     if isinstance(message, ToolMessage) and message.tool_call_id:
         return tool_event_id(message.tool_call_id)
-    return message.id or uuid4().hex
+    return message.id or new_id()
 
 
 def model_name_of(response_metadata: Mapping[str, Any] | None) -> str:

@@ -8,7 +8,7 @@ from a2a_session_manager._ids import check_session_id
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.storage import SessionStore, SessionStoreProvider
 from langchain_core.chat_history import BaseChatMessageHistory
-from langchain_core.messages import BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from a2a_session_integrations.langchain import _convert
 
@@ -84,10 +84,12 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         """True when a ToolMessage's AI turn is not in the batch (its parent must be looked up)."""
         asked: set[str] = set()
         for message in messages:
-            for call in getattr(message, "tool_calls", None) or []:
-                if call.get("id"):
-                    asked.add(str(call["id"]))
-            if isinstance(message, ToolMessage) and message.tool_call_id and message.tool_call_id not in asked:
+            # isinstance first: getattr on a pydantic message without the field raises inside.
+            if isinstance(message, AIMessage):
+                for call in message.tool_calls:
+                    if call.get("id"):
+                        asked.add(str(call["id"]))
+            elif isinstance(message, ToolMessage) and message.tool_call_id and message.tool_call_id not in asked:
                 return True
         return False
 

@@ -41,8 +41,8 @@ import base64
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
-from uuid import uuid4
 
+from a2a_session_manager._ids import new_id
 from a2a_session_manager.messages import (
     event_role,
     event_text,
@@ -280,7 +280,7 @@ def message_to_event(
         neutral_content(message),
         tool_calls=calls or None,
         name=speaker if isinstance(speaker, str) else None,
-        event_id=event_id or uuid4().hex,
+        event_id=event_id or new_id(),
         task_id=task_id,
         metadata=meta,
     )

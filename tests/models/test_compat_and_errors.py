@@ -91,3 +91,15 @@ def test_every_exception_is_drawn_in_the_module_docstring() -> None:
             continue
         assert issubclass(cls, SessionManagerError)
         assert name in doc, f"{name} is missing from the tree in exceptions.py's docstring"
+
+
+def test_default_ids_are_random_version_4_uuids_in_hex_as_in_0_1_3() -> None:
+    import uuid
+
+    from a2a_session_manager import SessionEvent, SessionRun
+
+    ids = [SessionEvent().id for _ in range(500)] + [SessionRun().id for _ in range(500)]
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        parsed = uuid.UUID(hex=value)
+        assert (parsed.hex, parsed.version, parsed.variant) == (value, 4, uuid.RFC_4122)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import uuid4
 
 from pydantic import BaseModel, Field, PrivateAttr
 
+from a2a_session_manager._ids import new_id
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_metadata import utc_now
@@ -26,7 +26,7 @@ class SessionEvent(BaseModel):
     set by the store (or by ``Session.add_event``).
     """
 
-    id: str = Field(default_factory=lambda: uuid4().hex)
+    id: str = Field(default_factory=new_id)
     timestamp: datetime = Field(default_factory=utc_now)
     message: Any = None
     task_id: str | None = None

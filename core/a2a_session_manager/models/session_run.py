@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 from typing import Any
-from uuid import uuid4
 
 from pydantic import BaseModel, Field
 
+from a2a_session_manager._ids import new_id
 from a2a_session_manager.models.session_metadata import utc_now
 
 __all__ = ["RunStatus", "SessionRun"]
@@ -27,7 +27,7 @@ class RunStatus(str, Enum):
 class SessionRun(BaseModel):
     """One run inside a session. Events written during it carry ``task_id == run.id``."""
 
-    id: str = Field(default_factory=lambda: uuid4().hex)
+    id: str = Field(default_factory=new_id)
     started_at: datetime = Field(default_factory=utc_now)
     ended_at: datetime | None = None
     status: RunStatus = RunStatus.PENDING
