@@ -23,6 +23,9 @@ from a2a_session_manager.storage import SessionStore, create_session_store
 
 BACKENDS = ["memory", "file", "sqlite", "redis"]
 DURABLE_BACKENDS = ["file", "sqlite", "redis"]
+CLUSTER = "redis-cluster"
+"""A store kind only the storage conformance suite adds: Redis Cluster (3 real nodes)."""
+CLUSTER_NODES = 3
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -89,8 +92,93 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
+def _fail_or_skip(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL (``?cluster=1``) of a throwaway Redis Cluster: 3 primaries on free loopback ports.
+
+    ``REDIS_CLUSTER_URL`` when set. Otherwise needs ``redis-server`` and ``redis-cli`` on
+    PATH; without them the cluster tests skip, except under ``CI=true``, where they fail.
+    """
+    url = os.environ.get("REDIS_CLUSTER_URL")
+    if url:
+        yield url
+        return
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        _fail_or_skip("no REDIS_CLUSTER_URL and no redis-server/redis-cli on PATH: cluster tests need real nodes")
+    assert server is not None and cli is not None
+    root = tmp_path_factory.mktemp("redis-cluster")
+    ports = [_free_port() for _ in range(CLUSTER_NODES)]
+    # The bus port is named explicitly: the default (port + 10000) may be above 65535.
+    bus_ports = [_free_port() for _ in range(CLUSTER_NODES)]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for port, bus in zip(ports, bus_ports, strict=True):
+            node = root / str(port)
+            node.mkdir()
+            procs.append(
+                subprocess.Popen(
+                    [server, "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
+                     "--cluster-port", str(bus), "--cluster-config-file", str(node / "nodes.conf"),
+                     "--save", "", "--appendonly", "no", "--dir", str(node)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not all(_ping(f"redis://127.0.0.1:{p}/0") for p in ports):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                _fail_or_skip(f"could not start redis-server cluster nodes on ports {ports}")
+            time.sleep(0.05)
+        created = subprocess.run(
+            [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-replicas", "0",
+             "--cluster-yes"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if created.returncode != 0:
+            _fail_or_skip(f"redis-cli --cluster create failed: {created.stdout[-500:]} {created.stderr[-500:]}")
+        _wait_for_cluster(ports)
+        yield f"redis://127.0.0.1:{ports[0]}?cluster=1"
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_for_cluster(ports: list[int]) -> None:
+    import redis
+
+    deadline = time.monotonic() + 20
+    while True:
+        states = []
+        for port in ports:
+            client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+            try:
+                states.append(client.cluster("info").get("cluster_state"))
+            finally:
+                client.close()
+        if all(state == "ok" for state in states):
+            return
+        if time.monotonic() > deadline:
+            _fail_or_skip(f"the throwaway Redis Cluster never reached cluster_state:ok ({states})")
+        time.sleep(0.1)
+
+
 def store_url(kind: str, tmp_path: Path, redis_url: str | None = None, prefix: str | None = None) -> str:
-    """URL of a fresh store of ``kind`` under ``tmp_path`` (Redis: a fresh key prefix)."""
+    """URL of a fresh store of ``kind`` under ``tmp_path`` (Redis: a fresh key prefix).
+
+    For ``redis-cluster``, ``redis_url`` is the cluster's URL (``?cluster=1``).
+    """
     if kind == "memory":
         return "memory://"
     if kind == "file":
@@ -100,12 +188,24 @@ def store_url(kind: str, tmp_path: Path, redis_url: str | None = None, prefix: s
     if kind == "redis":
         assert redis_url is not None
         return f"{redis_url}?prefix={prefix or 'test-' + uuid.uuid4().hex[:12] + ':'}"
+    if kind == CLUSTER:
+        assert redis_url is not None
+        return f"{redis_url}&prefix={prefix or 'test-' + uuid.uuid4().hex[:12] + ':'}"
     raise ValueError(kind)
+
+
+def server_url_for(kind: str, getfixturevalue: Callable[[str], Any]) -> str | None:
+    """The Redis (or Redis Cluster) URL a store kind needs, starting its fixture lazily."""
+    if kind == "redis":
+        return str(getfixturevalue("redis_url"))
+    if kind == CLUSTER:
+        return str(getfixturevalue("redis_cluster_url"))
+    return None
 
 
 def make_store(kind: str, tmp_path: Path, getfixturevalue: Callable[[str], Any], **options: Any) -> SessionStore:
     """A fresh store of ``kind``; Redis pulls in the server fixture lazily."""
-    url = store_url(kind, tmp_path, getfixturevalue("redis_url") if kind == "redis" else None)
+    url = store_url(kind, tmp_path, server_url_for(kind, getfixturevalue))
     return create_session_store(url, **options)
 
 
@@ -127,7 +227,7 @@ def store(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
 @pytest.fixture
 def fresh_store_url(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """URL of a fresh store of every backend, to open it again or from another process."""
-    return store_url(store_kind, tmp_path, request.getfixturevalue("redis_url") if store_kind == "redis" else None)
+    return store_url(store_kind, tmp_path, server_url_for(store_kind, request.getfixturevalue))
 
 
 @pytest.fixture
@@ -158,7 +258,18 @@ def _delete_prefix(url: str) -> None:
     import redis
 
     base, _, query = url.partition("?")
-    prefix = parse_qs(query)["prefix"][0]
+    params = parse_qs(query)
+    prefix = params["prefix"][0]
+    if params.get("cluster") == ["1"]:
+        from redis.cluster import RedisCluster
+
+        cluster = RedisCluster.from_url(base)
+        try:
+            for key in cluster.scan_iter(match=prefix + "*", count=500):
+                cluster.delete(key)  # one key at a time: keys of different sessions live on different nodes
+        finally:
+            cluster.close()
+        return
     client = redis.Redis.from_url(base)
     try:
         batch = list(client.scan_iter(match=prefix + "*", count=500))

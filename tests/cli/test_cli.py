@@ -12,7 +12,7 @@ import pytest
 from a2a_session_manager import Session, SessionEvent, SessionRun, create_session_store
 from a2a_session_manager.messages import make_message_event, make_tool_call_event
 
-from tests.conftest import store_url
+from tests.conftest import CLUSTER, server_url_for, store_url
 
 ENTRY = shutil.which("a2a-sessions", path=str(Path(sys.executable).parent))
 
@@ -29,10 +29,10 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
     )
 
 
-@pytest.fixture(params=["sqlite", "file", "redis"])
+@pytest.fixture(params=["sqlite", "file", "redis", CLUSTER])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     kind = str(request.param)
-    return store_url(kind, tmp_path, request.getfixturevalue("redis_url") if kind == "redis" else None)
+    return store_url(kind, tmp_path, server_url_for(kind, request.getfixturevalue))
 
 
 @pytest.fixture

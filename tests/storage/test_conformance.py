@@ -1,6 +1,6 @@
 """Every store promise of API.md, stated once and run on every backend, sync and async.
 
-The ``store_kind`` fixture (tests/conftest.py) gives memory, file, SQLite and Redis; ``api``
+The ``store_kind`` fixture gives memory, file, SQLite, Redis and a real Redis Cluster; ``api``
 wraps the store in a :class:`Twin` that calls the sync or the async twin of each method, so
 each case runs eight times. Cases about other store objects or other processes use the
 durable backends only, since a memory store is private to its object.
@@ -37,14 +37,20 @@ from a2a_session_manager import (
 )
 from a2a_session_manager.storage import SessionStore
 
-from tests.conftest import DURABLE_BACKENDS
+from tests.conftest import BACKENDS, CLUSTER, DURABLE_BACKENDS
 from tests.storage._twin import Twin
 
 WORKER = Path(__file__).with_name("_proc_worker.py")
-durable = pytest.mark.parametrize("store_kind", DURABLE_BACKENDS, indirect=True)
+durable = pytest.mark.parametrize("store_kind", [*DURABLE_BACKENDS, CLUSTER], indirect=True)
 
 
 # ------------------------------------------------------------------ fixtures
+@pytest.fixture(params=[*BACKENDS, CLUSTER])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Every backend, and Redis on a real 3-node Redis Cluster."""
+    return str(request.param)
+
+
 @pytest.fixture
 def store(open_store: Callable[..., SessionStore]) -> SessionStore:
     """A fresh, empty store of every backend, reopenable through ``open_store``."""

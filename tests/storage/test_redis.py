@@ -374,3 +374,52 @@ def test_a_passed_in_async_client_with_decode_responses_is_used_and_left_open(
         await aclient.aclose()
 
     asyncio.run(scenario())
+
+
+# ====================================================================== cluster
+def test_a_cluster_store_spreads_sessions_over_nodes_and_keeps_each_in_one_slot(redis_cluster_url: str) -> None:
+    from redis.cluster import RedisCluster
+
+    prefix = f"t-cluster-{uuid.uuid4().hex[:8]}:"
+    store = create_session_store(f"{redis_cluster_url}&prefix={prefix}")
+    assert store.cluster and "cluster=True" in repr(store)
+    sids = [f"conv-{i}" for i in range(24)]
+    for sid in sids:
+        store.append_events(sid, [_event("q"), _event("a")])
+        store.upsert_run(sid, SessionRun())
+    direct = RedisCluster.from_url(redis_cluster_url.split("?")[0], decode_responses=True)
+    try:
+        keys = list(direct.scan_iter(match=prefix + "*"))
+        by_session: dict[str, set[int]] = {}
+        for key in keys:
+            sid = key[len(prefix) + 1 : key.index("}")]
+            by_session.setdefault(sid, set()).add(key_slot(key.encode()))
+        assert sorted(by_session) == sorted(sids)
+        assert all(len(slots) == 1 for slots in by_session.values())
+        nodes = {direct.get_node_from_key(key).name for key in keys}
+        assert len(nodes) > 1, "24 sessions should land on more than one of the 3 nodes"
+        # A client made by the user (decode_responses=True) works as well.
+        given = RedisSessionStore(client=direct, key_prefix=prefix)
+        assert sorted(given.list_sessions()) == sorted(sids)
+        assert [e.message for e in given.get_events("conv-3")] == ["q", "a"]
+    finally:
+        for key in direct.scan_iter(match=prefix + "*"):
+            direct.delete(key)
+        direct.close()
+        store.close()
+
+
+def test_cluster_options_are_checked_and_an_unreachable_cluster_is_a_typed_error() -> None:
+    with pytest.raises(ValueError, match="database 0"):
+        create_session_store("redis://127.0.0.1:7000/2?cluster=1")
+    with pytest.raises(ValueError, match="database 0"):
+        RedisSessionStore(db=1, cluster=True)
+    with pytest.raises(ValueError, match="cluster"):
+        create_session_store("redis://127.0.0.1:7000?cluster=maybe")
+    port = _unused_port()
+    store = create_session_store(f"redis://127.0.0.1:{port}?cluster=1", socket_timeout=1)
+    with pytest.raises(StoreUnavailableError, match=str(port)):
+        store.list_sessions()
+    with pytest.raises(StoreUnavailableError):
+        asyncio.run(store.aget_events("s1"))
+    store.close()

@@ -122,6 +122,7 @@ def create_redis_session_store(
     client: Any = None,
     async_client: Any = None,
     socket_timeout: float = 5.0,
+    cluster: bool = False,
 ) -> RedisSessionStore:
     """Create a Redis store (needs the ``redis`` extra).
 
@@ -137,6 +138,7 @@ def create_redis_session_store(
         client: An existing ``redis.Redis`` to use for the sync methods.
         async_client: An existing ``redis.asyncio.Redis`` for the async methods.
         socket_timeout: Seconds before an unreachable server raises ``StoreUnavailableError``.
+        cluster: Connect to a Redis Cluster through any one of its nodes (``db`` must be 0).
 
     Returns:
         The store.
@@ -158,6 +160,7 @@ def create_redis_session_store(
         client=client,
         async_client=async_client,
         socket_timeout=socket_timeout,
+        cluster=cluster,
     )
 
 
@@ -167,8 +170,9 @@ def create_session_store(url: str, **options: Any) -> SessionStore:
     ``memory://``, ``file:///abs/dir`` (or ``file://./rel``), ``sqlite:///rel.db`` or
     ``sqlite:////abs/path.db`` (SQLAlchemy's rule; ``:memory:`` is refused: use
     ``memory://``), ``redis://host:port/db`` and ``rediss://``. Query parameters
-    ``ttl=SECONDS``, ``fsync=1`` and ``prefix=`` (Redis) are understood; keyword options
-    override them.
+    ``ttl=SECONDS``, ``fsync=1``, ``prefix=`` (Redis) and ``cluster=1`` (Redis Cluster,
+    through any one node: ``redis://node:7000?cluster=1``) are understood; keyword
+    options override them.
 
     Args:
         url: The store URL.
@@ -211,6 +215,11 @@ def create_session_store(url: str, **options: Any) -> SessionStore:
         prefix = query.pop("prefix", None)
         if prefix is not None:
             options.setdefault("key_prefix", prefix)
+        cluster = query.pop("cluster", None)
+        if cluster is not None:
+            if cluster.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(f"cluster in {url!r} must be 1 or 0")
+            options.setdefault("cluster", cluster.lower() in ("1", "true", "yes", "on"))
         base_url = url.split("?", 1)[0]
         return create_redis_session_store(url=base_url, **options)
     raise ValueError(

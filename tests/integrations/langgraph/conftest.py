@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from a2a_session_manager.storage import SessionStore, create_session_store
 
-from tests.conftest import _delete_prefix, store_url
+from tests.conftest import _delete_prefix, server_url_for, store_url
 
 NewStore = Callable[..., tuple[SessionStore, str]]
 
@@ -21,8 +21,7 @@ def new_store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[NewSto
     opened: list[tuple[SessionStore, str]] = []
 
     def _new(kind: str, **options: Any) -> tuple[SessionStore, str]:
-        redis = request.getfixturevalue("redis_url") if kind == "redis" else None
-        url = store_url(kind, tmp_path / uuid.uuid4().hex[:8], redis)
+        url = store_url(kind, tmp_path / uuid.uuid4().hex[:8], server_url_for(kind, request.getfixturevalue))
         store = create_session_store(url, **options)
         opened.append((store, url))
         return store, url

@@ -1,4 +1,8 @@
-"""LangGraph's own checkpointer conformance suite, base and extended capabilities, on every store."""
+"""LangGraph's own checkpointer conformance suite, base and extended capabilities, on every store.
+
+Redis Cluster included (a real 3-node cluster): checkpoints are records on the session's
+hash-tagged keys, so each write is one script in one slot.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 
 from a2a_session_integrations.langgraph import SessionCheckpointer
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, CLUSTER
 from tests.integrations.langgraph.conftest import NewStore
 
 
-@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("kind", [*BACKENDS, CLUSTER])
 async def test_passes_langgraph_conformance_on_every_store(kind: str, new_store: NewStore) -> None:
     async def factory() -> AsyncGenerator[SessionCheckpointer, None]:
         # A fresh store per capability suite (a fresh Redis prefix, directory or file).

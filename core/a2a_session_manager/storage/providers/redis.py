@@ -328,11 +328,15 @@ class RedisSessionStore(SessionStore):
         client: An existing ``redis.Redis`` (or ``RedisCluster``) for the sync methods; it
             may use ``decode_responses=True``. The store never closes it. Without
             ``async_client``, the async methods run this client in a worker thread.
-        async_client: An existing ``redis.asyncio.Redis`` for the async methods (never
-            closed by the store). Without ``client``, the sync methods connect with the
-            host/port/url settings.
+        async_client: An existing ``redis.asyncio.Redis`` (or ``RedisCluster``) for the
+            async methods (never closed by the store). Without ``client``, the sync methods
+            connect with the host/port/url settings.
         socket_timeout: Seconds to connect or wait for a reply before raising
             ``StoreUnavailableError``.
+        cluster: Connect to a Redis Cluster (``RedisCluster`` clients, sync and async):
+            ``host``/``port`` or ``url`` name any one node, the others are discovered.
+            Each session's keys share one hash slot, so every write stays one script on
+            one node. ``db`` must be 0 (a cluster has only database 0).
 
     Raises:
         MissingDependencyError: redis-py is not installed.
@@ -355,9 +359,12 @@ class RedisSessionStore(SessionStore):
         client: Any = None,
         async_client: Any = None,
         socket_timeout: float = 5.0,
+        cluster: bool = False,
     ) -> None:
         redis = require("redis", extra="redis", feature="RedisSessionStore")
-        RedisSessionStore._driver_errors = (redis.exceptions.RedisError, OSError)
+        # RedisClusterException (e.g. no node reachable) does not derive from RedisError.
+        errors = redis.exceptions
+        RedisSessionStore._driver_errors = (errors.RedisError, errors.RedisClusterException, OSError)
         super().__init__(expiration_seconds=expiration_seconds)
         self.key_prefix = check_key_prefix(key_prefix)
         if not isinstance(socket_timeout, (int, float)) or isinstance(socket_timeout, bool) or socket_timeout <= 0:
@@ -368,6 +375,11 @@ class RedisSessionStore(SessionStore):
             raise ValueError(f"port must be an int from 1 to 65535, not {port!r}")
         if not isinstance(db, int) or isinstance(db, bool) or db < 0:
             raise ValueError(f"db must be a non-negative int, not {db!r}")
+        if not isinstance(cluster, bool):
+            raise TypeError(f"cluster must be a bool, not {type(cluster).__name__}")
+        if cluster and (db != 0 or (url is not None and urlsplit(url).path.strip("/") not in ("", "0"))):
+            raise ValueError("a Redis Cluster has only database 0: drop db (or the /N of the URL)")
+        self.cluster = cluster
         self._redis = redis
         self._host, self._port, self._db = host, port, db
         self._password, self._ssl, self._url = password, ssl, url
@@ -386,7 +398,8 @@ class RedisSessionStore(SessionStore):
             self._address = f"{host}:{port}"
 
     def __repr__(self) -> str:
-        return f"RedisSessionStore({self._address!r}, key_prefix={self.key_prefix!r})"
+        cluster = ", cluster=True" if self.cluster else ""
+        return f"RedisSessionStore({self._address!r}, key_prefix={self.key_prefix!r}{cluster})"
 
     # ============================================================== keys
     def _base(self, sid: str) -> str:
@@ -425,20 +438,19 @@ class RedisSessionStore(SessionStore):
             with self._client_lock:
                 if self._client is None:
                     kwargs = self._connect_kwargs(self._redis.retry.Retry)
-                    cls = self._redis.Redis
-                    if self._url is not None:
-                        self._client = cls.from_url(self._url, **kwargs)
+                    if self.cluster:
+                        self._client = self._new_client(self._redis.cluster.RedisCluster, kwargs, with_db=False)
                     else:
-                        self._client = cls(
-                            host=self._host,
-                            port=self._port,
-                            db=self._db,
-                            password=self._password,
-                            ssl=self._ssl,
-                            **kwargs,
-                        )
+                        self._client = self._new_client(self._redis.Redis, kwargs, with_db=True)
                 client = self._client
         return client
+
+    def _new_client(self, cls: Any, kwargs: dict[str, Any], *, with_db: bool) -> Any:
+        if self._url is not None:
+            return cls.from_url(self._url, **kwargs)
+        if with_db:
+            kwargs = {**kwargs, "db": self._db}
+        return cls(host=self._host, port=self._port, password=self._password, ssl=self._ssl, **kwargs)
 
     async def _async(self) -> Any | None:
         """The async client for the running loop, or None to run the sync client in a thread."""
@@ -452,12 +464,10 @@ class RedisSessionStore(SessionStore):
             return entry[1]
         aredis = require("redis.asyncio", extra="redis", feature="RedisSessionStore")
         kwargs = self._connect_kwargs(require("redis.asyncio.retry", extra="redis", feature="RedisSessionStore").Retry)
-        if self._url is not None:
-            client = aredis.Redis.from_url(self._url, **kwargs)
+        if self.cluster:
+            client = self._new_client(aredis.cluster.RedisCluster, kwargs, with_db=False)
         else:
-            client = aredis.Redis(
-                host=self._host, port=self._port, db=self._db, password=self._password, ssl=self._ssl, **kwargs
-            )
+            client = self._new_client(aredis.Redis, kwargs, with_db=True)
         # asyncio.run() (and asyncio.Runner) close every started async generator of the loop
         # before closing it; this one closes the client then, so no socket outlives its loop.
         guard = self._close_with_loop(client)
@@ -508,7 +518,7 @@ class RedisSessionStore(SessionStore):
     def _wrap_error(self, exc: BaseException, sid: str | None) -> SessionManagerError:
         errors = self._redis.exceptions
         where = f"session {sid!r}: " if sid else ""
-        if isinstance(exc, (errors.ConnectionError, errors.TimeoutError, OSError)):
+        if isinstance(exc, (errors.ConnectionError, errors.TimeoutError, errors.RedisClusterException, OSError)):
             return StoreUnavailableError(
                 f"{where}Redis server at {self._address} is unavailable ({type(exc).__name__}: {exc}); "
                 f"check that it runs and is reachable (socket_timeout={self._socket_timeout:g}s)",
