@@ -69,6 +69,10 @@ ORIG_SCRIPT = BENCH / "orig" / "run_orig.py"
 ORIG_VERSION = "0.1.3"
 SIZES = (100, 1_000, 10_000)
 CAP_SECONDS = 60.0
+STEADY_ROUNDS = 40
+"""Rounds of the alternating-blocks workload (each: one block to each session)."""
+STEADY_BLOCK = 25
+"""Appends per block in the alternating-blocks workload."""
 SLOW_CELL_SECONDS = 30.0
 PACKAGES = (
     "pydantic",
@@ -97,7 +101,7 @@ class Config:
     out: Path
     redis_url: str | None
     only: set[str] | None = None
-    workloads: tuple[str, ...] = ("append", "load", "threads", "procs")
+    workloads: tuple[str, ...] = ("append", "steady", "load", "threads", "procs")
 
     @classmethod
     def make(cls, args: argparse.Namespace) -> Config:
@@ -282,6 +286,63 @@ def workload_append(run: Run) -> None:
             entry["per_append_us"] = entry["median"] * 1e6 / n
 
 
+def workload_steady(run: Run) -> None:
+    """Append cost at two session lengths, measured in alternating blocks.
+
+    Two sessions of the same system, prefilled to the smallest and the largest size,
+    take turns: a block of appends to one, then a block to the other, for many rounds.
+    Both see the same machine at the same moments, so the ratio of their median block
+    costs is the growth of the append cost with the session's length, free of the drift
+    that separate runs minutes apart pick up (on a shared machine, even the raw floors
+    "grow" 1.2–2.6× between such runs). Our stores and the raw floors only.
+    """
+    cfg = run.cfg
+    small, big = cfg.sizes[0], cfg.sizes[-1]
+    rounds, block = (6, 10) if cfg.quick else (STEADY_ROUNDS, STEADY_BLOCK)
+    out: dict[str, dict[str, Any]] = {}
+    run.results["steady"] = out
+    for s in run.systems:
+        if s.target is None or s.group not in ("ours", "raw"):
+            continue
+        locs = [run.location(s), run.location(s)]
+        handles: list[Any] = []
+        try:
+            for loc, n in zip(locs, (small, big), strict=True):
+                target = s.target(loc)
+                target.prefill(n)
+                handles.append(target.handle())
+            quiesce()
+            times: list[list[float]] = [[], []]
+            nxt = [small, big]
+            for r in range(rounds):
+                for k in (0, 1) if r % 2 == 0 else (1, 0):
+                    handle, start = handles[k], nxt[k]
+                    t0 = time.perf_counter()
+                    for i in range(start, start + block):
+                        handle.append(i)
+                    times[k].append((time.perf_counter() - t0) / block)
+                    nxt[k] += block
+            entry = {
+                "small_n": small,
+                "big_n": big,
+                "rounds": rounds,
+                "block": block,
+                "small_us": statistics.median(times[0]) * 1e6,
+                "big_us": statistics.median(times[1]) * 1e6,
+            }
+            entry["ratio"] = entry["big_us"] / entry["small_us"]
+            out[s.name] = entry
+            log(
+                f"  steady {s.name:<12} {entry['small_us']:8.1f} µs at ~{small:,}  {entry['big_us']:8.1f} µs at "
+                f"~{big:,}  ratio {entry['ratio']:.2f}"
+            )
+        finally:
+            for handle in handles:
+                handle.close()
+            for loc in locs:
+                run.cleanup(loc)
+
+
 def workload_load(run: Run) -> None:
     cfg, n = run.cfg, run.cfg.load_n
     out: dict[str, dict[str, Any]] = {}
@@ -410,6 +471,20 @@ def targets(res: dict[str, Any], cfg: Config) -> list[dict[str, Any]]:
                         "figure": f"{fb:,.1f} ÷ {fa:,.1f} µs = {fb / fa:.2f}",
                     }
                 )
+    for backend in ("file", "sqlite", "redis"):
+        entry = res.get("steady", {}).get(f"ours.{backend}")
+        floor = res.get("steady", {}).get(FLOOR[backend])
+        if entry:
+            context = f"; `{FLOOR[backend]}` {floor['ratio']:.2f}" if floor else ""
+            rows.append(
+                {
+                    "target": f"`ours.{backend}` append at N≈{entry['big_n']:,} ÷ at N≈{entry['small_n']:,}, "
+                    "alternating blocks (steady state)",
+                    "value": entry["ratio"],
+                    "goal": 1.2,
+                    "figure": f"{entry['big_us']:,.1f} ÷ {entry['small_us']:,.1f} µs{context}",
+                }
+            )
     for backend, goal in (("sqlite", 2.5), ("redis", 1.5), ("file", 4.0)):
         name, floor = f"ours.{backend}", FLOOR[backend]
         for n in cfg.sizes[1:]:
@@ -526,6 +601,24 @@ def markdown(run: Run) -> str:
             fl = res["append"].get(floor, {}).get(str(sizes[-1]), {}).get("per_append_us")
             xf = f"{'~' if last.get('skipped') else ''}{b / fl:.1f}× `{floor}`" if b and fl and floor != name else "-"
             lines.append(f"| `{name}` {labels[name]} | " + " | ".join(cells_) + f" | {growth} | {xf} |")
+        lines.append("")
+    if res.get("steady"):
+        any_entry = next(iter(res["steady"].values()))
+        lines += [
+            "## Append cost by session length (alternating blocks)",
+            "",
+            f"Two sessions per system, prefilled to {any_entry['small_n']:,} and {any_entry['big_n']:,} messages, "
+            f"take turns: {any_entry['rounds']} rounds of {any_entry['block']} appends each, order alternating. "
+            "Median µs per append over the blocks; the ratio is the growth of the append cost with the "
+            "session's length, measured with both lengths side by side.",
+            "",
+            f"| system | µs/append at ~{any_entry['small_n']:,} | µs/append at ~{any_entry['big_n']:,} | ratio |",
+            "|---|---|---|---|",
+        ]
+        for name in names:
+            e = res["steady"].get(name)
+            if e:
+                lines.append(f"| `{name}` | {_us(e['small_us'])} | {_us(e['big_us'])} | {e['ratio']:.2f} |")
         lines.append("")
     if "load" in res:
         n = cfg.load_n
@@ -733,7 +826,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="comma-separated append sizes (debugging)")
     parser.add_argument("--load-n", type=int, help="load size (debugging)")
     parser.add_argument("--per-writer", type=int, help="appends per concurrent writer (debugging)")
-    parser.add_argument("--workloads", help="comma-separated subset of append,load,threads,procs (debugging)")
+    parser.add_argument("--workloads", help="comma-separated subset of append,steady,load,threads,procs (debugging)")
     parser.add_argument("--render", action="store_true", help="only re-render stores.md/.png from stores.json")
     args = parser.parse_args(argv)
     cfg = Config.make(args)
@@ -769,6 +862,7 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
         for name, fn in (
             ("append", workload_append),
+            ("steady", workload_steady),
             ("load", workload_load),
             ("threads", lambda r: workload_concurrent(r, "threads")),
             ("procs", lambda r: workload_concurrent(r, "procs")),

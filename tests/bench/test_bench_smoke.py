@@ -35,7 +35,13 @@ def test_quick_bench_reports_every_store_and_floor_and_loses_nothing(tmp_path: P
     proc = _run_quick(tmp_path, redis_url)
     assert proc.returncode == 0, proc.stderr[-3000:]
     md = (tmp_path / "stores.md").read_text()
-    for heading in ("## Append", "## Load", "## Concurrent appends: threads", "## Concurrent appends: processes"):
+    for heading in (
+        "## Append (",
+        "## Append cost by session length",
+        "## Load",
+        "## Concurrent appends: threads",
+        "## Concurrent appends: processes",
+    ):
         assert set(_table(md, heading)) == set(OURS + FLOORS), heading
     assert (tmp_path / "stores.png").stat().st_size > 10_000
     results = json.loads((tmp_path / "stores.json").read_text())
@@ -52,6 +58,9 @@ def test_quick_bench_reports_every_store_and_floor_and_loses_nothing(tmp_path: P
         for size, cell in results["append"][name].items():
             assert cell["found"] == [int(size)], (name, size)
         assert results["load"][name]["found"] == [results["load"][name]["n"]]
+    for name in OURS + FLOORS:
+        steady = results["steady"][name]
+        assert steady["small_us"] > 0 and steady["big_us"] > 0, name
     assert "| target |" in md
 
 
@@ -60,5 +69,5 @@ def test_quick_bench_without_redis_skips_redis_rows_and_says_why(tmp_path: Path)
     proc = _run_quick(tmp_path, "redis://127.0.0.1:9/0")
     assert proc.returncode == 0, proc.stderr[-3000:]
     md = (tmp_path / "stores.md").read_text()
-    assert set(_table(md, "## Append")) == {n for n in OURS + FLOORS if not n.endswith("redis")}
+    assert set(_table(md, "## Append (")) == {n for n in OURS + FLOORS if not n.endswith("redis")}
     assert "`ours.redis` (Redis unreachable" in md
