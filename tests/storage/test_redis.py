@@ -231,6 +231,39 @@ def test_a_key_of_the_wrong_type_raises_a_typed_error_naming_it_and_writes_nothi
     assert not raw.exists(prefix + "{s1}:e")
 
 
+@pytest.mark.parametrize(("suffix", "ttl"), [("e", None), ("i", None), ("k", 60)])
+def test_an_append_meeting_a_foreign_key_names_it_and_writes_nothing(
+    make: Callable[..., RedisSessionStore], raw: Any, prefix: str, suffix: str, ttl: int | None
+) -> None:
+    # The append checks types on the commands it runs (no TYPE per key): each of the
+    # session's keys of the wrong type must still stop it before its first write.
+    store = make(expiration_seconds=ttl)
+    store.append_event("s1", _event("kept"))
+    foreign = f"{prefix}{{s1}}:{suffix}"
+    before = {key: raw.dump(key) for key in _keys(raw, prefix) if key != foreign.encode()}
+    raw.delete(foreign)
+    raw.set(foreign, "someone else's string")
+
+    with pytest.raises(CorruptSessionError, match=foreign.replace("{", r"\{").replace("}", r"\}")):
+        store.append_event("s1", _event("refused"))
+    with pytest.raises(CorruptSessionError, match="s1"):
+        asyncio.run(store.aappend_event("s1", _event("refused")))
+    assert raw.get(foreign) == b"someone else's string"
+    assert {key: raw.dump(key) for key in _keys(raw, prefix) if key != foreign.encode()} == before
+
+
+def test_appending_to_a_session_kept_only_by_records_adds_its_header_last(
+    make: Callable[..., RedisSessionStore], raw: Any, prefix: str
+) -> None:
+    store = make()
+    store.save(Session(id="c1", parent_id="p1"))  # the parent is known only by this child link
+    assert not raw.exists(prefix + "{p1}:h")
+    store.append_event("p1", _event("first"))
+    assert raw.exists(prefix + "{p1}:h")
+    assert store.get_child_ids("p1") == ["c1"]
+    assert [e.message for e in store.get_events("p1")] == ["first"]
+
+
 # ====================================================================== clients
 def test_a_passed_in_client_with_decode_responses_works_and_stays_open(
     make: Callable[..., RedisSessionStore], redis_url: str

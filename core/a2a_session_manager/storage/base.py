@@ -139,13 +139,18 @@ class SessionStore(ABC):
 
     # ================================================================== drivers
     def _run(self, sid: str | None, op: Op[T]) -> T:
-        with self._translate_errors(sid):
-            try:
-                name, args = next(op)
-                while True:
-                    name, args = op.send(getattr(self, name)(*args))
-            except StopIteration as stop:
-                return cast(T, stop.value)
+        # The same as ``with self._translate_errors(sid):``, without a context manager's
+        # cost on every call (this runs once per store call, appends included).
+        try:
+            name, args = next(op)
+            while True:
+                name, args = op.send(getattr(self, name)(*args))
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        except SessionManagerError:
+            raise
+        except self._driver_errors as exc:
+            raise self._wrap_error(exc, sid) from exc
 
     async def _arun(self, sid: str | None, op: Op[T]) -> T:
         if not self._async_native:

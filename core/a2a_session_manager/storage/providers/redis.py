@@ -66,24 +66,49 @@ local function touch(base, ttl)
 end
 """
 
-_APPEND = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[1], 'string') or bad(KEYS[2], 'list') or bad(KEYS[3], 'hash') or bad(KEYS[4], 'set')
-if err then return err end
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[3]) end
-local n = redis.call('LLEN', KEYS[2])
+# The hot path, kept lean: one declared key (the header; the others are derived from it
+# and share its hash tag, as record keys do), and type checks riding on the commands
+# themselves (pcall) instead of a TYPE per key. A foreign key is still refused before
+# anything is written: the header is set last. ARGV: ttl, header_if_new, id, line, ...
+_APPEND = """
+local function wrong(key, want)
+  return redis.error_reply('A2A_WRONGTYPE ' .. key .. ' ' .. redis.call('TYPE', key)['ok'] .. ' ' .. want)
+end
+local h = KEYS[1]
+local base = string.sub(h, 1, -2)
+local e, i, k = base .. 'e', base .. 'i', base .. 'k'
+local ttl = tonumber(ARGV[1])
+local hlen = redis.pcall('STRLEN', h)
+if type(hlen) == 'table' then return wrong(h, 'string') end
+local n = redis.pcall('LLEN', e)
+if type(n) == 'table' then return wrong(e, 'list') end
+local kinds = {}
+if ttl > 0 then
+  kinds = redis.pcall('SMEMBERS', k)
+  if kinds['err'] then return wrong(k, 'set') end
+end
 local added = 0
-for j = 4, #ARGV, 2 do
-  if redis.call('HSETNX', KEYS[3], ARGV[j], n + added) == 1 then
-    redis.call('RPUSH', KEYS[2], ARGV[j + 1])
+for j = 3, #ARGV, 2 do
+  local fresh = redis.pcall('HSETNX', i, ARGV[j], n + added)
+  if type(fresh) == 'table' then return wrong(i, 'hash') end
+  if fresh == 1 then
+    redis.call('RPUSH', e, ARGV[j + 1])
     added = added + 1
   end
 end
-touch(ARGV[1], tonumber(ARGV[2]))
+if hlen == 0 then redis.call('SET', h, ARGV[2]) end
+if ttl > 0 then
+  redis.call('EXPIRE', h, ttl)
+  redis.call('EXPIRE', e, ttl)
+  redis.call('EXPIRE', i, ttl)
+  redis.call('EXPIRE', k, ttl)
+  for _, kind in ipairs(kinds) do
+    redis.call('EXPIRE', base .. 'r:' .. kind, ttl)
+    redis.call('EXPIRE', base .. 'z:' .. kind, ttl)
+  end
+end
 return added
 """
-)
 
 _WRITE_HEADER = (
     _PRELUDE
@@ -623,10 +648,10 @@ class RedisSessionStore(SessionStore):
         return _Call(sid, self._session_keys(sid), args, lambda raw: None, _S_WRITE_HEADER)
 
     def _plan_append(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> _Call[int]:
-        args: list[str | int] = [self._base(sid), self._ttl(), header_if_new]
+        args: list[str | int] = [self._ttl(), header_if_new]
         for event_id, line in items:
             args += (event_id, line)
-        return _Call(sid, self._session_keys(sid), tuple(args), int, _S_APPEND)
+        return _Call(sid, (self._base(sid) + "h",), tuple(args), int, _S_APPEND)
 
     def _plan_read_events(self, sid: str, start: int, end: int | None) -> _Call[list[EventRow]]:
         key = self._base(sid) + "e"
