@@ -45,9 +45,19 @@ def _ping(url: str) -> bool:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return _free_ports(1)[0]
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free loopback ports (all held open while choosing, so none repeats)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @pytest.fixture(scope="session")
@@ -114,9 +124,9 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         _fail_or_skip("no REDIS_CLUSTER_URL and no redis-server/redis-cli on PATH: cluster tests need real nodes")
     assert server is not None and cli is not None
     root = tmp_path_factory.mktemp("redis-cluster")
-    ports = [_free_port() for _ in range(CLUSTER_NODES)]
+    chosen = _free_ports(2 * CLUSTER_NODES)
     # The bus port is named explicitly: the default (port + 10000) may be above 65535.
-    bus_ports = [_free_port() for _ in range(CLUSTER_NODES)]
+    ports, bus_ports = chosen[:CLUSTER_NODES], chosen[CLUSTER_NODES:]
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for port, bus in zip(ports, bus_ports, strict=True):
