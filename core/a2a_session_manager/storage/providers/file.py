@@ -408,16 +408,7 @@ class FileSessionStore(SessionStore):
                 data = data(index)
             if not data:
                 return index
-            if index.size > index.end:
-                os.ftruncate(fd, index.end)
-                index.size = index.end
-            try:
-                _write_all(fd, data)
-                if self.fsync:
-                    _datasync(fd)
-            except BaseException:
-                os.ftruncate(fd, index.end)
-                raise
+            self._write_at_end(fd, index, data)
             self._index_lines(sid, path, index, data, index.end)
             index.size = index.end
             return index
@@ -467,6 +458,23 @@ class FileSessionStore(SessionStore):
             carry = buf[last_nl + 1 :]
         index.size = size
         return index
+
+    def _write_at_end(self, fd: int, index: _LogIndex, data: bytes) -> None:
+        """Append ``data`` after the last complete line (held under the exclusive lock).
+
+        A crashed writer's unterminated tail is cut off first; a write that fails is cut
+        back, so the log never keeps a partial line of ours. With ``fsync``, synced.
+        """
+        if index.size > index.end:
+            os.ftruncate(fd, index.end)
+            index.size = index.end
+        try:
+            _write_all(fd, data)
+            if self.fsync:
+                _datasync(fd)
+        except BaseException:
+            os.ftruncate(fd, index.end)
+            raise
 
     def _index_lines(self, sid: str, path: str, index: _LogIndex, data: bytes, base: int) -> None:
         start = 0
@@ -758,16 +766,7 @@ class FileSessionStore(SessionStore):
             return 0
         lines = list(fresh.values())
         data = b"".join(lines)
-        if index.size > index.end:
-            os.ftruncate(fd, index.end)  # a crashed writer's unterminated tail
-            index.size = index.end
-        try:
-            _write_all(fd, data)
-            if self.fsync:
-                _datasync(fd)
-        except BaseException:
-            os.ftruncate(fd, index.end)
-            raise
+        self._write_at_end(fd, index, data)
         pos = index.end
         offsets = index.offsets
         for line_bytes in lines:

@@ -56,10 +56,15 @@ local function bad(key, want)
   end
   return nil
 end
-local function touch(base, ttl)
+local function wrong(key, want)
+  return redis.error_reply('A2A_WRONGTYPE ' .. key .. ' ' .. redis.call('TYPE', key)['ok'] .. ' ' .. want)
+end
+-- Every key of the session gets the TTL: h, e, i, k (all base .. suffix, as KEYS[1..4]
+-- are) and the records of each kind; ``kinds`` when the caller has read them already.
+local function touch(base, ttl, kinds)
   if ttl <= 0 then return end
-  for n = 1, 4 do redis.call('EXPIRE', KEYS[n], ttl) end
-  for _, kind in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  for _, suffix in ipairs({'h', 'e', 'i', 'k'}) do redis.call('EXPIRE', base .. suffix, ttl) end
+  for _, kind in ipairs(kinds or redis.call('SMEMBERS', base .. 'k')) do
     redis.call('EXPIRE', base .. 'r:' .. kind, ttl)
     redis.call('EXPIRE', base .. 'z:' .. kind, ttl)
   end
@@ -70,10 +75,9 @@ end
 # and share its hash tag, as record keys do), and type checks riding on the commands
 # themselves (pcall) instead of a TYPE per key. A foreign key is still refused before
 # anything is written: the header is set last. ARGV: ttl, header_if_new, id, line, ...
-_APPEND = """
-local function wrong(key, want)
-  return redis.error_reply('A2A_WRONGTYPE ' .. key .. ' ' .. redis.call('TYPE', key)['ok'] .. ' ' .. want)
-end
+_APPEND = (
+    _PRELUDE
+    + """
 local h = KEYS[1]
 local base = string.sub(h, 1, -2)
 local e, i, k = base .. 'e', base .. 'i', base .. 'k'
@@ -82,7 +86,7 @@ local hlen = redis.pcall('STRLEN', h)
 if type(hlen) == 'table' then return wrong(h, 'string') end
 local n = redis.pcall('LLEN', e)
 if type(n) == 'table' then return wrong(e, 'list') end
-local kinds = {}
+local kinds = nil
 if ttl > 0 then
   kinds = redis.pcall('SMEMBERS', k)
   if kinds['err'] then return wrong(k, 'set') end
@@ -97,18 +101,10 @@ for j = 3, #ARGV, 2 do
   end
 end
 if hlen == 0 then redis.call('SET', h, ARGV[2]) end
-if ttl > 0 then
-  redis.call('EXPIRE', h, ttl)
-  redis.call('EXPIRE', e, ttl)
-  redis.call('EXPIRE', i, ttl)
-  redis.call('EXPIRE', k, ttl)
-  for _, kind in ipairs(kinds) do
-    redis.call('EXPIRE', base .. 'r:' .. kind, ttl)
-    redis.call('EXPIRE', base .. 'z:' .. kind, ttl)
-  end
-end
+touch(base, ttl, kinds)
 return added
 """
+)
 
 _WRITE_HEADER = (
     _PRELUDE

@@ -84,6 +84,19 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+@contextmanager
+def _immediate(con: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
@@ -189,18 +202,12 @@ class SQLiteSessionStore(SessionStore):
                 f"SQLite database {self.path} has schema version {version}, newer than this "
                 f"a2a-session-manager understands ({SCHEMA_VERSION}); upgrade the package"
             )
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(con):
             # Re-read under the write lock: another process may have created it meanwhile.
             if int(con.execute("PRAGMA user_version").fetchone()[0]) == 0:
                 for statement in _SCHEMA:
                     con.execute(statement)
                 con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            con.execute("COMMIT")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
 
     @contextmanager
     def _use(self) -> Iterator[sqlite3.Connection]:
@@ -227,19 +234,12 @@ class SQLiteSessionStore(SessionStore):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on error."""
-        with self._use() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                now = time.time()
-                if now >= self._next_purge:
-                    self._purge_expired(con, now)
-                    self._next_purge = now + PURGE_INTERVAL_SECONDS
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
+        with self._use() as con, _immediate(con):
+            now = time.time()
+            if now >= self._next_purge:
+                self._purge_expired(con, now)
+                self._next_purge = now + PURGE_INTERVAL_SECONDS
+            yield con
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
