@@ -6,9 +6,11 @@ import re
 from html.parser import HTMLParser
 
 from a2a_session_manager import EventSource, RunStatus, Session, SessionEvent, SessionRun
-from a2a_session_manager.display import MAX_EVENTS_SHOWN, session_html
+from a2a_session_manager.display import MAX_EVENTS_SHOWN, ROOT_CLASS, STYLESHEET, llm_call_summary, session_html
 from a2a_session_manager.messages import make_message_event, make_tool_call_event
+from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.token_usage import TokenSummary, TokenUsage
+from a2a_session_manager.usage import format_usd
 
 
 class _Tags(HTMLParser):
@@ -121,10 +123,103 @@ def test_each_event_shows_its_tokens_and_cost_or_unpriced() -> None:
     text = visible_text(tool_session()._repr_html_())
     priced = TokenUsage(prompt_tokens=40, completion_tokens=12, model="gpt-4o-mini").estimated_cost_usd
     assert priced is not None and priced > 0
-    assert f"40+12 tok (reported), ${priced:.6f}" in text
+    assert f"40+12 tok (reported), {format_usd(priced)}" in text
     assert "70+6 tok (reported), unpriced" in text
     # The header totals the session and says how much of it has no price.
-    assert "128 tokens" in text and "(76 tokens unpriced)" in text
+    assert f"128 tokens · {format_usd(priced)} + 76 unpriced tokens" in text
+
+
+def test_tokens_without_a_price_never_show_as_zero_dollars() -> None:
+    session = Session(id="local-only")
+    for _ in range(2):
+        session.add_event(
+            make_message_event(
+                "assistant", "hi", token_usage=TokenUsage(prompt_tokens=600, completion_tokens=0, model="my-llama")
+            )
+        )
+    text = visible_text(session._repr_html_())
+    assert "1,200 unpriced tokens" in text
+    assert "$" not in text
+    summary = visible_text(session.token_summary._repr_html_())
+    assert "1,200 tokens, 1,200 unpriced tokens" in summary and "$" not in summary
+
+
+def test_estimated_counts_are_marked_as_estimates() -> None:
+    session = Session(id="estimates")
+    usage = TokenUsage(prompt_tokens=30, completion_tokens=12, model="my-llama", origin="estimated")
+    session.add_event(make_message_event("assistant", "hi", token_usage=usage))
+    session.add_event(
+        make_message_event("assistant", "yo", token_usage=TokenUsage(prompt_tokens=8, completion_tokens=2))
+    )
+    text = visible_text(session._repr_html_())
+    assert "~30+12 tok (estimated), unpriced" in text
+    assert "~52 tokens (42 estimated)" in text
+    table = visible_text(session.token_summary._repr_html_())
+    assert "my-llama 30 12 ~42 unpriced" in table
+
+
+def llm_call_event(model: str = "gpt-4o-mini", response: str = "") -> SessionEvent:
+    """An LLM call as the LlamaIndex handler records it: a REFERENCE event with an llm_call body."""
+    body: dict[str, object] = {"kind": "llm_call", "model": model, "messages": 3, "response": response}
+    if not response:
+        body["tool_calls"] = [{"id": "c1", "name": "convert", "arguments": {"amount": 200}}]
+    return SessionEvent(
+        message=body,
+        source=EventSource.LLM,
+        type=EventType.REFERENCE,
+        token_usage=TokenUsage(prompt_tokens=52, completion_tokens=18, model=model, origin="counted"),
+    )
+
+
+def test_llm_call_records_show_as_one_readable_line_not_json() -> None:
+    session = Session(id="agent")
+    session.add_event(llm_call_event())
+    session.add_event(llm_call_event(response="200 EUR is 2300 NOK."))
+    html = session._repr_html_()
+    text = visible_text(html)
+    assert '"kind"' not in text and "llm_call" not in text
+    assert 'LLM call · gpt-4o-mini · 3 messages in · calls convert({"amount":200})' in text
+    assert 'LLM call · gpt-4o-mini · 3 messages in · replied "200 EUR is 2300 NOK."' in text
+    # Tokens and cost are in the usage column of the row.
+    assert "52+18 tok (counted)" in text
+
+
+def test_llm_call_summary_names_model_tokens_and_calls() -> None:
+    event = llm_call_event(model="")
+    assert event.token_usage is not None
+    line = llm_call_summary(event)
+    assert line == 'LLM call · model not named · 3 messages in · 70 tokens, unpriced · calls convert({"amount":200})'
+    priced = llm_call_summary(llm_call_event(response="x" * 500), width=20)
+    assert priced is not None and priced.endswith('replied "' + "x" * 19 + '…"')
+    assert llm_call_summary(make_message_event("user", "hi")) is None
+    odd = SessionEvent(message={"kind": "llm_call", "tool_calls": "nope"}, type=EventType.REFERENCE)
+    assert llm_call_summary(odd) == "LLM call · model not named"
+
+
+def test_every_style_rule_is_scoped_to_the_views_root_and_sets_alignment_and_background() -> None:
+    # The views are embedded in hosts (JupyterLab, classic, VS Code, nbconvert) that style every
+    # td/tr/pre of an output: each rule must start with the root class, the root and its content
+    # must set alignment, background and colour themselves, and win over the host's selectors.
+    html = tool_session()._repr_html_()
+    sheets = re.findall(r"<style>(.*?)</style>", html, flags=re.S)
+    assert sheets == [STYLESHEET]
+    rules = re.findall(r"([^{}]+)\{([^{}]*)\}", STYLESHEET)
+    assert rules and "".join(f"{sel}{{{body}}}" for sel, body in rules) == STYLESHEET  # nothing unparsed
+    declarations: dict[str, dict[str, str]] = {}
+    for selectors, body in rules:
+        for selector in selectors.split(","):
+            selector = selector.strip()
+            assert selector == f".{ROOT_CLASS}" or selector.startswith(f".{ROOT_CLASS} "), selector
+            for item in filter(None, body.split(";")):
+                prop, _, value = item.partition(":")
+                assert value.strip().endswith("!important"), item
+                declarations.setdefault(selector, {})[prop.strip()] = value.replace("!important", "").strip()
+    for selector in (f".{ROOT_CLASS}", f".{ROOT_CLASS} *"):
+        assert declarations[selector]["text-align"] == "left"
+        assert declarations[selector]["background"] == "transparent"
+        assert declarations[selector]["color"] == "inherit"
+    roots = [attrs.get("class") for tag, attrs in parse(html).tags if tag == "div"]
+    assert roots == [ROOT_CLASS]
 
 
 def test_parent_and_children_are_links_to_their_own_views() -> None:
@@ -175,9 +270,9 @@ def test_a_huge_session_renders_a_bounded_page_that_says_what_was_left_out() -> 
     # No bigger than a full page of MAX_EVENTS_SHOWN events (plus the note), whatever the length.
     assert len(html) < len(session_html(small)) + 1_000
     text = visible_text(html)
-    assert f"{100_000 - MAX_EVENTS_SHOWN} events not shown" in text
+    assert f"{100_000 - MAX_EVENTS_SHOWN:,} events not shown" in text
     assert "turn 0 " in text and "turn 99999 " in text and "turn 50000 " not in text
-    assert "100000 events" in text and "400000 tokens" in text  # the header still counts everything
+    assert "100,000 events" in text and "400,000 tokens" in text  # the header still counts everything
 
 
 def test_a_huge_message_is_cut_in_the_transcript() -> None:
@@ -230,8 +325,8 @@ def test_token_summary_view_is_a_table_by_model_with_totals_and_unpriced() -> No
     assert header == "model prompt completion total cost"
     gpt4o = summary.usage_by_model["gpt-4o"].estimated_cost_usd
     assert gpt4o is not None
-    assert body == ["<my-local> 300 30 330 unpriced", f"gpt-4o 1500 300 1800 ${gpt4o:.6f}"]
+    assert body == ["<my-local> 300 30 330 unpriced", f"gpt-4o 1,500 300 1,800 {format_usd(gpt4o)}"]
     text = visible_text(html)
-    assert f"2130 tokens, ${gpt4o:.6f}, 330 tokens unpriced" in text
+    assert f"2,130 tokens, {format_usd(gpt4o)} + 330 unpriced tokens" in text
     assert "<my-local>" not in {tag for tag, _ in parse(html).tags}
     assert len(repr(summary)) < 200

@@ -2,6 +2,16 @@
 
 Every value is escaped; long transcripts show the first and last events and say how
 many were left out, so a 100,000-event session still renders in an instant.
+
+The views look the same in JupyterLab, the classic notebook, VS Code and nbconvert's
+HTML: every rule of their stylesheet is scoped to the views' root class and marked
+``!important``, because those hosts style every ``td``/``tr``/``pre`` of an output
+(JupyterLab right-aligns cells with a selector more specific than a scoped one, and
+paints alternate rows and code boxes in the page colour). Backgrounds are transparent
+and text takes the host's colour, so light and dark themes both stay readable.
+
+``llm_call_summary`` turns an ``llm_call`` REFERENCE event (one model call recorded by
+the LlamaIndex handler) into one readable line; the CLI and the demo use it too.
 """
 
 from __future__ import annotations
@@ -10,8 +20,9 @@ import json
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from a2a_session_manager.messages import event_role, event_text, event_tool_calls
+from a2a_session_manager.messages import compact_json, event_role, event_text, event_tool_calls
 from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.usage import format_cost, format_tokens
 
 if TYPE_CHECKING:
     from a2a_session_manager.models.session import Session
@@ -19,20 +30,64 @@ if TYPE_CHECKING:
     from a2a_session_manager.models.session_run import SessionRun
     from a2a_session_manager.models.token_usage import TokenSummary
 
-__all__ = ["MAX_CHILDREN_SHOWN", "MAX_EVENTS_SHOWN", "run_html", "session_html", "summary_html"]
+__all__ = [
+    "MAX_CHILDREN_SHOWN",
+    "MAX_EVENTS_SHOWN",
+    "ROOT_CLASS",
+    "STYLESHEET",
+    "llm_call_summary",
+    "run_html",
+    "session_html",
+    "summary_html",
+]
 
 MAX_EVENTS_SHOWN = 200
 """Events rendered at most (the first and the last halves of that)."""
 MAX_CHILDREN_SHOWN = 20
 """Child links (and run statuses) listed at most in a session's header."""
+ROOT_CLASS = "a2a-s"
+"""Class of every view's root element; every stylesheet rule starts with it."""
 
-_STYLE = (
-    "<style>.a2a-s{font-family:system-ui,sans-serif;font-size:13px}"
-    ".a2a-s table{border-collapse:collapse}.a2a-s td,.a2a-s th{border-bottom:1px solid #ddd;"
-    "padding:3px 6px;text-align:left;vertical-align:top}.a2a-s .r-user{color:#1f5fbf}"
-    ".a2a-s .r-assistant{color:#2f7d32}.a2a-s .r-system{color:#7a4f01}.a2a-s .r-tool{color:#7b1fa2}"
-    ".a2a-s pre{margin:0;white-space:pre-wrap;max-width:70em}.a2a-s .muted{color:#888}</style>"
+_GRID = "rgba(128,128,128,0.35)"  # a border visible on light and dark backgrounds alike
+_RULES: tuple[tuple[tuple[str, ...], str], ...] = (
+    # The root and everything in it: left-aligned, transparent, in the host's text colour.
+    (
+        ("",),
+        "text-align:left;background:transparent;color:inherit;font-family:system-ui,sans-serif;"
+        "font-size:13px;line-height:1.4",
+    ),
+    ((" *",), "text-align:left;background:transparent;color:inherit;font-size:inherit;box-shadow:none"),
+    ((" table",), "border-collapse:collapse;table-layout:auto;margin:4px 0;border:none;width:auto"),
+    ((" tr",), "border:none"),
+    (
+        (" td", " th"),
+        f"border:none;border-bottom:1px solid {_GRID};padding:3px 6px;vertical-align:top;"
+        "white-space:normal;max-width:none;line-height:1.4",
+    ),
+    ((" th",), "font-weight:bold"),
+    ((" pre",), "margin:0;padding:0;border:none;white-space:pre-wrap;max-width:70em;font-size:12px"),
+    ((" code",), "padding:0;border:none;font-size:12px"),
+    ((" a",), "text-decoration:underline"),
+    ((" ul",), "margin:2px 0;padding-left:1.5em"),
+    ((" .r-user",), "color:#3b78d8"),
+    ((" .r-assistant",), "color:#3c9a40"),
+    ((" .r-system",), "color:#b07d12"),
+    ((" .r-tool",), "color:#9c4fd6"),
+    ((" .muted",), "color:#888"),
 )
+
+
+def _stylesheet() -> str:
+    rules = []
+    for suffixes, declarations in _RULES:
+        selector = ",".join(f".{ROOT_CLASS}{suffix}" for suffix in suffixes)
+        rules.append(selector + "{" + ";".join(f"{d} !important" for d in declarations.split(";")) + "}")
+    return "".join(rules)
+
+
+STYLESHEET = _stylesheet()
+"""The views' CSS: every rule scoped to ``ROOT_CLASS`` (see the module docstring)."""
+_STYLE = f"<style>{STYLESHEET}</style>"
 
 
 def _anchor(session_id: str) -> str:
@@ -52,13 +107,63 @@ def _usage_cell(event: SessionEvent) -> str:
     usage = event.token_usage
     if usage is None:
         return ""
-    cost = "unpriced" if usage.estimated_cost_usd is None else f"${usage.estimated_cost_usd:.6f}"
-    return escape(f"{usage.prompt_tokens}+{usage.completion_tokens} tok ({usage.origin}), {cost}")
+    tokens = f"{usage.prompt_tokens:,}+{usage.completion_tokens:,} tok"
+    if usage.origin == "estimated":
+        tokens = "~" + tokens
+    return escape(f"{tokens} ({usage.origin}), {format_cost(usage)}")
+
+
+def _short(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(width - 1, 1)] + "…"
+
+
+def llm_call_summary(event: SessionEvent, *, with_usage: bool = True, width: int = 80) -> str | None:
+    """One readable line for an ``llm_call`` REFERENCE event (model, tokens, tool calls, reply).
+
+    The LlamaIndex handler records each model call as a REFERENCE event whose message is
+    ``{"kind": "llm_call", "model", "messages", "response", "tool_calls"?}``; this line
+    replaces that raw JSON in the HTML view, ``a2a-sessions show`` and the demo, e.g.
+    ``LLM call · gpt-4o-mini · 3 messages in · ~70 tokens (estimated), unpriced · calls
+    convert({"amount":200}) · replied "200 EUR is 2300 NOK."``.
+
+    Args:
+        event: Any event.
+        with_usage: Include the tokens and cost (leave them out where a column shows them).
+        width: Characters kept of the reply and of each call's arguments.
+
+    Returns:
+        The line, or None when the event is not an ``llm_call`` record.
+    """
+    body = event.message
+    if event.type != EventType.REFERENCE or not isinstance(body, dict) or body.get("kind") != "llm_call":
+        return None
+    model = body.get("model")
+    parts = ["LLM call", str(model) if model else "model not named"]
+    count = body.get("messages")
+    if isinstance(count, int) and not isinstance(count, bool):
+        parts.append(f"{count} message{'' if count == 1 else 's'} in")
+    usage = event.token_usage
+    if with_usage and usage is not None:
+        parts.append(f"{format_tokens(usage)}, {format_cost(usage)}")
+    calls = body.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        named = [
+            f"{c.get('name') or 'tool'}({_short(compact_json(c.get('arguments', {})), width)})"
+            for c in calls
+            if isinstance(c, dict)
+        ]
+        parts.append("calls " + ", ".join(named))
+    reply = body.get("response")
+    if isinstance(reply, str) and reply.strip():
+        parts.append(f'replied "{_short(reply, width)}"')
+    return " · ".join(parts)
 
 
 def _event_row(event: SessionEvent) -> str:
     role = event_role(event) or event.source.value
-    body = f"<pre>{escape(_cut(event_text(event)))}</pre>"
+    line = llm_call_summary(event, with_usage=False)
+    body = f"<pre>{escape(_cut(event_text(event) if line is None else line))}</pre>"
     calls = event_tool_calls(event)
     if calls:
         items = "".join(
@@ -104,7 +209,7 @@ def session_html(session: Session) -> str:
     rows = []
     for event in shown:
         if event is None:
-            rows.append(f"<tr><td colspan='4' class='muted'>… {len(events) - 2 * half} events not shown …</td></tr>")
+            rows.append(f"<tr><td colspan='4' class='muted'>… {len(events) - 2 * half:,} events not shown …</td></tr>")
         else:
             rows.append(_event_row(event))
     parent = f"parent {_link(session.parent_id)}" if session.parent_id else "<span class='muted'>root</span>"
@@ -114,12 +219,10 @@ def session_html(session: Session) -> str:
     runs = ", ".join(escape(r.status.value) for r in session.runs[-MAX_CHILDREN_SHOWN:])
     summary = session.token_summary
     return (
-        f"{_STYLE}<div class='a2a-s' id='{_anchor(session.id)}'><b>Session</b> <code>{escape(session.id)}</code>"
+        f"{_STYLE}<div class='{ROOT_CLASS}' id='{_anchor(session.id)}'><b>Session</b> <code>{escape(session.id)}</code>"
         f" · {parent}{' · children ' + children if children else ''}<br>"
-        f"{len(events)} events · {len(session.runs)} runs{f' ({runs})' if runs else ''} · "
-        f"{summary.total_tokens} tokens · "
-        f"${summary.total_estimated_cost_usd:.6f}"
-        f"{f' ({summary.unpriced_tokens} tokens unpriced)' if summary.unpriced_tokens else ''}"
+        f"{len(events):,} events · {len(session.runs)} runs{f' ({runs})' if runs else ''} · "
+        f"{escape(format_tokens(summary))} · {escape(format_cost(summary))}"
         f"<table><tr><th>#</th><th>role</th><th>content</th><th>usage</th></tr>{''.join(rows)}</table></div>"
     )
 
@@ -135,7 +238,7 @@ def run_html(run: SessionRun) -> str:
     """
     ended = run.ended_at.isoformat(timespec="seconds") if run.ended_at else "—"
     return (
-        f"{_STYLE}<div class='a2a-s'><b>Run</b> <code>{escape(run.id)}</code> · "
+        f"{_STYLE}<div class='{ROOT_CLASS}'><b>Run</b> <code>{escape(run.id)}</code> · "
         f"<b>{escape(run.status.value)}</b> · started {escape(run.started_at.isoformat(timespec='seconds'))}"
         f" · ended {escape(ended)}</div>"
     )
@@ -151,16 +254,13 @@ def summary_html(summary: TokenSummary) -> str:
         HTML.
     """
     rows = "".join(
-        f"<tr><td><code>{escape(model)}</code></td><td>{u.prompt_tokens}</td><td>{u.completion_tokens}</td>"
-        f"<td>{u.total_tokens}</td><td>{'unpriced' if u.estimated_cost_usd is None else f'${u.estimated_cost_usd:.6f}'}"
-        "</td></tr>"
+        f"<tr><td><code>{escape(model)}</code></td><td>{u.prompt_tokens:,}</td><td>{u.completion_tokens:,}</td>"
+        f"<td>{'~' if u.origin == 'estimated' else ''}{u.total_tokens:,}</td><td>{escape(format_cost(u))}</td></tr>"
         for model, u in sorted(summary.usage_by_model.items())
     )
-    origins = ", ".join(f"{escape(k)}: {v}" for k, v in sorted(summary.tokens_by_origin.items()))
+    origins = ", ".join(f"{escape(k)}: {v:,}" for k, v in sorted(summary.tokens_by_origin.items()))
     return (
-        f"{_STYLE}<div class='a2a-s'><b>Token usage</b>: {summary.total_tokens} tokens, "
-        f"${summary.total_estimated_cost_usd:.6f}"
-        f"{f', {summary.unpriced_tokens} tokens unpriced' if summary.unpriced_tokens else ''}"
-        f"{f' · {origins}' if origins else ''}<table><tr><th>model</th><th>prompt</th><th>completion</th>"
-        f"<th>total</th><th>cost</th></tr>{rows}</table></div>"
+        f"{_STYLE}<div class='{ROOT_CLASS}'><b>Token usage</b>: {escape(format_tokens(summary))}, "
+        f"{escape(format_cost(summary))}{f' · {origins}' if origins else ''}<table><tr><th>model</th>"
+        f"<th>prompt</th><th>completion</th><th>total</th><th>cost</th></tr>{rows}</table></div>"
     )

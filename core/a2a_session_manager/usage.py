@@ -10,10 +10,17 @@ reasoning tokens. Anthropic's raw usage, which reports cache reads and writes ap
 (and session, for a tree). Each bucket is a ``TokenSummary``: its cost sums the events
 whose model has a price, and ``unpriced_tokens`` says how many tokens had none, so a
 total is never mistaken for complete when it is not.
+
+``format_cost``, ``format_tokens`` and ``cost_usd`` are the one way costs and counts
+are shown (the HTML views, the CLI, the demo): a cost that had no price reads
+"unpriced", never "$0.000000"; a total with unpriced tokens says how many
+("$0.0123 + 1,200 unpriced tokens"); an estimated count is marked ("~1,234 tokens
+(estimated)").
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +34,10 @@ from a2a_session_manager.storage.base import SessionStore
 __all__ = [
     "UsageReport",
     "asummarize_tree",
+    "cost_usd",
+    "format_cost",
+    "format_tokens",
+    "format_usd",
     "summarize_session",
     "summarize_tree",
     "usage_from_langchain",
@@ -372,3 +383,117 @@ async def asummarize_tree(session: Session, store: SessionStore | None = None) -
     for child in await session.adescendants(store):
         report._add_session(child)
     return report
+
+
+# ---------------------------------------------------------------------- formatting
+Costed = TokenUsage | TokenSummary | UsageReport
+"""Anything with tokens and a cost: one call, a summary, or a report."""
+
+
+def _summary_of(value: TokenSummary | UsageReport) -> TokenSummary:
+    return value.total if isinstance(value, UsageReport) else value
+
+
+def cost_usd(value: Costed) -> float | None:
+    """The cost of what had a price, or None when tokens were recorded and none had one.
+
+    A summary's ``total_estimated_cost_usd`` is 0.0 when no token had a price; this says
+    None instead, so "no price known" is never read as "free" (JSON gets ``null``).
+
+    Args:
+        value: A usage, a summary or a report.
+
+    Returns:
+        USD, or None when nothing in it had a price.
+    """
+    if isinstance(value, TokenUsage):
+        return value.estimated_cost_usd
+    summary = _summary_of(value)
+    if summary.total_tokens and summary.unpriced_tokens >= summary.total_tokens:
+        return None
+    return summary.total_estimated_cost_usd
+
+
+def format_usd(amount: float) -> str:
+    """Format a USD amount: cents from $1, else at least four decimals and three significant digits.
+
+    Examples: ``$12.35``, ``$0.5000``, ``$0.0123``, ``$0.000137``, ``$0.00000005``, ``$0.00``.
+
+    Args:
+        amount: USD (costs are rounded to 1e-9 USD, so nine decimals at most are shown).
+
+    Returns:
+        The text, with a leading ``$``.
+    """
+    if not math.isfinite(amount):
+        return f"${amount}"
+    if amount == 0:
+        return "$0.00"
+    size = abs(amount)
+    if size >= 1:
+        return f"{'-' if amount < 0 else ''}${size:,.2f}"
+    # Three significant digits (trailing zeros dropped), never fewer than four decimals nor
+    # more than nine: sub-cent calls are the common case and must not read as $0.0000.
+    decimals = min(max(4, 2 - math.floor(math.log10(size))), 9)
+    text = f"{size:.{decimals}f}"
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0").ljust(4, "0")
+    return f"{'-' if amount < 0 else ''}${whole}.{fraction}"
+
+
+def format_cost(value: Costed | float | None, *, unpriced_tokens: int = 0) -> str:
+    """Format a cost the same way everywhere, saying what had no price.
+
+    - one call without a price (``estimated_cost_usd`` None): ``unpriced``;
+    - a summary or report where nothing had a price: ``1,200 unpriced tokens``;
+    - a summary or report where part had none: ``$0.0123 + 1,200 unpriced tokens``;
+    - otherwise the amount: ``$0.0123``.
+
+    Args:
+        value: A ``TokenUsage``, ``TokenSummary`` or ``UsageReport``; or a plain cost in
+            USD (None when unknown), with ``unpriced_tokens`` given apart.
+        unpriced_tokens: Tokens without a price, for a plain cost (ignored otherwise).
+
+    Returns:
+        The text.
+    """
+    if isinstance(value, TokenUsage):
+        cost, unpriced = value.estimated_cost_usd, 0
+    elif isinstance(value, (TokenSummary, UsageReport)):
+        cost, unpriced = cost_usd(value), _summary_of(value).unpriced_tokens
+    else:
+        cost, unpriced = value, unpriced_tokens
+    if cost is None:
+        return f"{unpriced:,} unpriced tokens" if unpriced else "unpriced"
+    text = format_usd(cost)
+    return f"{text} + {unpriced:,} unpriced tokens" if unpriced else text
+
+
+def format_tokens(value: Costed | int, *, estimated_tokens: int = 0) -> str:
+    """Format a token count, marking estimated figures with ``~``.
+
+    - exact (reported or counted with the model's tokenizer): ``1,234 tokens``;
+    - all estimated: ``~1,234 tokens (estimated)``;
+    - partly estimated: ``~1,234 tokens (175 estimated)``.
+
+    Args:
+        value: A ``TokenUsage``, ``TokenSummary`` or ``UsageReport``; or a plain count,
+            with ``estimated_tokens`` given apart.
+        estimated_tokens: How many of a plain count are estimates (ignored otherwise).
+
+    Returns:
+        The text.
+    """
+    if isinstance(value, TokenUsage):
+        total = value.total_tokens
+        estimated = total if value.origin == "estimated" else 0
+    elif isinstance(value, (TokenSummary, UsageReport)):
+        summary = _summary_of(value)
+        total, estimated = summary.total_tokens, summary.tokens_by_origin.get("estimated", 0)
+    else:
+        total, estimated = value, estimated_tokens
+    if not estimated or not total:
+        return f"{total:,} tokens"
+    if estimated >= total:
+        return f"~{total:,} tokens (estimated)"
+    return f"~{total:,} tokens ({estimated:,} estimated)"
