@@ -28,11 +28,22 @@ With ``mirror_messages`` (the default) the messages that enter the root graph's
 events (LangChain's mapping in ``a2a_session_integrations.langchain._convert``), so
 ``store.get(thread_id)``, ``SessionChatMessageHistory`` and the LlamaIndex adapter
 read the agent's conversation. Event ids are message ids (``tool:<call id>`` for tool
-results): appending is idempotent, and only the new tail is sent each step.
+results): appending is idempotent, and only the new tail is sent each step. The mirror
+runs after the checkpoint is stored and never fails a step: a message the conversion or
+the store refuses becomes an event that records the error (its exact LangChain form kept
+when the store accepts it), and after a store failure the next checkpoint appends the
+missing tail, so no message poisons the thread's later turns.
 
-Values are serialized with LangGraph's own serializer (``JsonPlusSerializer`` unless
-``serde`` is given); a serializer that may fall back to pickle is refused, and stored
-data typed ``pickle`` is never loaded.
+Stored data is data. Values are written in LangGraph's own format (what
+``JsonPlusSerializer`` writes) and read back by a strict serializer that constructs only
+an allow-list of types: LangChain messages and documents, LangGraph's own values, the
+standard library's datetime / uuid / decimal / set ... types, and the types the user
+allows (``allowed_types``, e.g. the graph's state schema with the pydantic models,
+dataclasses and enums its fields declare). A record naming any other type, a ``json``
+record (LangChain ``{"lc": ...}`` constructor or secret dicts) or a ``pickle`` record
+raises ``CorruptSessionError`` naming the session and the type, before anything is
+imported or constructed. ``serde=`` replaces the serializer entirely (the caller's
+choice); one that may fall back to pickle is refused.
 
 Every public method has an async twin. The logic is written once as generator
 operations that yield store calls; the sync driver runs them with the store's sync
@@ -44,16 +55,20 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import copy
 import hashlib
+import logging
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeVar, cast
 
 from a2a_session_manager._ids import check_session_id
 from a2a_session_manager._optional import require
-from a2a_session_manager.exceptions import CorruptSessionError
+from a2a_session_manager.exceptions import CorruptSessionError, StorageError
+from a2a_session_manager.messages import make_message_event
+from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.storage import SessionStore, SessionStoreProvider
 
@@ -76,10 +91,13 @@ from langgraph.checkpoint.base import (  # noqa: E402
 from langgraph.checkpoint.serde.base import SerializerProtocol  # noqa: E402
 
 from a2a_session_integrations.langchain._convert import event_id_for, message_to_event  # noqa: E402
+from a2a_session_integrations.langgraph._serde import AllowedType, RefusedTypeError, StrictSerializer  # noqa: E402
 
 __all__ = ["BLOB_KIND", "CHUNK", "CKPT_KIND", "WRITES_KIND", "SessionCheckpointer"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 CKPT_KIND: Final = "lg.ckpt"
 """Record kind of checkpoints (and the run index)."""
@@ -186,17 +204,30 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
     is the session of the same id, its checkpoints expire with the session's TTL, and
     (with ``mirror_messages``) its conversation is readable as ordinary session events.
 
+    Reading constructs only an allow-list of types (see the module docstring); a stored
+    value of any other type raises ``CorruptSessionError``. Allow your graph's own
+    types with ``allowed_types=[State]``: a pydantic model, dataclass, TypedDict or
+    named tuple brings the pydantic models, dataclasses, enums and named tuples its
+    fields declare. LangGraph also passes a compiled graph's schema types itself
+    (``with_allowlist``) when ``LANGGRAPH_STRICT_MSGPACK=true`` is set.
+
     Args:
         store: The session store (memory, file, SQLite, Redis); None uses
             ``SessionStoreProvider.get_store()``.
-        serde: LangGraph serializer for checkpoints and values (default:
-            ``JsonPlusSerializer``). One that may fall back to pickle is refused.
+        serde: A LangGraph serializer to use instead of the strict default (e.g.
+            ``JsonPlusSerializer()``, which constructs whatever a record names: only
+            for stores nobody else can write). One that may fall back to pickle is
+            refused.
+        allowed_types: Classes (or ``(module, name)`` pairs of classes already
+            imported) that reading may construct besides the built-in allow-list.
         mirror_messages: Also append the messages of the root graph's ``messages_key``
             channel to the session as MESSAGE / TOOL_CALL events.
         messages_key: The channel holding the conversation.
 
     Raises:
-        ValueError: ``serde`` may fall back to pickle.
+        ValueError: ``serde`` may fall back to pickle, or ``serde`` and
+            ``allowed_types`` are both given.
+        TypeError: An ``allowed_types`` item is neither a class nor a (module, name) pair.
     """
 
     def __init__(
@@ -204,10 +235,16 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         store: SessionStore | None = None,
         *,
         serde: SerializerProtocol | None = None,
+        allowed_types: Iterable[AllowedType] = (),
         mirror_messages: bool = True,
         messages_key: str = "messages",
     ) -> None:
-        super().__init__(serde=serde)
+        allowed = list(allowed_types)
+        if serde is not None and allowed:
+            raise ValueError(
+                "allowed_types widens the default serializer; with serde= configure your serializer instead"
+            )
+        super().__init__(serde=serde if serde is not None else StrictSerializer(allowed))
         _refuse_pickle(self.serde)
         self.store: SessionStore = store if store is not None else SessionStoreProvider.get_store()
         self.mirror_messages = bool(mirror_messages)
@@ -217,6 +254,28 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         # to be stored (reset from what get_tuple reads, so a deleted thread starts clean).
         self._mirrored: OrderedDict[str, _Recent] = OrderedDict()
         self._chunks: OrderedDict[str, set[str]] = OrderedDict()
+
+    def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> SessionCheckpointer:
+        """A copy of this checkpointer whose reader also constructs ``extra_allowlist``.
+
+        LangGraph calls this when it compiles a graph under ``LANGGRAPH_STRICT_MSGPACK``,
+        with the (module, name) of every type the graph's schemas declare. The copy
+        shares the store and caches.
+
+        Args:
+            extra_allowlist: ``(module, name)`` pairs.
+
+        Returns:
+            The copy (or this checkpointer when nothing is new).
+        """
+        if not isinstance(self.serde, StrictSerializer):
+            return cast(SessionCheckpointer, super().with_allowlist(extra_allowlist))
+        pairs = [(str(k[0]), str(k[1])) for k in extra_allowlist if len(k) == 2]
+        if set(pairs) <= self.serde.allowed:
+            return self
+        clone = copy.copy(self)
+        clone.serde = self.serde.with_types(pairs)
+        return clone
 
     # ============================================================== drivers
     def _do(self, request: Request) -> Any:
@@ -231,11 +290,18 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             return list(await asyncio.gather(*(self._ado(r) for r in args)))
         return await getattr(self.store, "a" + name)(*args, **kwargs)
 
+    # A store call's exception is thrown into the operation at its yield, so an operation
+    # can handle it (the transcript mirror does); unhandled, it propagates as before.
     def _run(self, op: Op[T]) -> T:
         try:
             request = next(op)
             while True:
-                request = op.send(self._do(request))
+                try:
+                    answer = self._do(request)
+                except Exception as exc:
+                    request = op.throw(exc)
+                else:
+                    request = op.send(answer)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
@@ -243,7 +309,12 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         try:
             request = next(op)
             while True:
-                request = op.send(await self._ado(request))
+                try:
+                    answer = await self._ado(request)
+                except Exception as exc:
+                    request = op.throw(exc)
+                else:
+                    request = op.send(answer)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
@@ -325,6 +396,14 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             )
         try:
             return self.serde.loads_typed((name, data))
+        except RefusedTypeError as exc:
+            raise CorruptSessionError(
+                f"session {tid!r}: checkpoint record {where} holds {exc.what}, which SessionCheckpointer "
+                "does not construct (stored data is data). If it is a type of your graph, allow it: "
+                "SessionCheckpointer(store, allowed_types=[...]); otherwise the record was not written "
+                "by this library: delete the thread",
+                session_id=tid,
+            ) from None
         except Exception as exc:
             raise CorruptSessionError(
                 f"session {tid!r}: checkpoint record {where} cannot be decoded "
@@ -409,11 +488,10 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         manifests: list[tuple[str, str, tuple[int, str]]] = []
         for (channel, bkey), raw in zip(blob_keys, results[:-1], strict=True):
             if raw is None:
-                raise CorruptSessionError(
-                    f"session {tid!r}: checkpoint {rec['id']!r} needs record {BLOB_KIND}/{bkey} "
-                    f"(channel {channel!r}), which is missing; delete the thread or restore the record",
-                    session_id=tid,
-                )
+                # A version no put stored a value for: LangGraph lists these when it migrates a
+                # checkpoint of an older layout (renamed channels keep their versions). Like its
+                # own savers, read the channel as empty; a record that exists is still decoded.
+                continue
             if raw == _EMPTY:
                 continue
             if raw.startswith(_CHUNKED):
@@ -595,10 +673,22 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             bound = rows[-1][0]
 
     def _op_mirror(self, tid: str, checkpoint_id: str, messages: list[Any]) -> Op[None]:
-        """Append the messages not yet mirrored (the tail after the last known id)."""
+        """Append the messages not yet mirrored (the tail after the last known id).
+
+        Runs after the checkpoint is stored and never raises: the graph's state is safe,
+        and a failure here must not fail this step nor any later one. A message that
+        cannot be converted, or whose event the store refuses, is stored as a placeholder
+        event recording the error (so it is never retried and never blocks the messages
+        after it); when the store itself fails, the tail is left for the next checkpoint
+        to append (appends are idempotent by event id).
+        """
         recent = self._cache_get(self._mirrored, tid)
         if recent is None:
-            tail = yield _call("get_events", tid, last_n=_MIRROR_TAIL)
+            try:
+                tail = yield _call("get_events", tid, last_n=_MIRROR_TAIL)
+            except StorageError as exc:
+                _log_mirror_failure(tid, exc, "the next checkpoint retries")
+                return
             recent = _Recent(e.id for e in tail)
         new: list[tuple[int, str]] = []
         for idx in range(len(messages) - 1, -1, -1):
@@ -613,25 +703,44 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             self._cache_put(self._mirrored, tid, recent)
             return
         new.reverse()
-        wanted = {messages[i].tool_call_id for i, _ in new if isinstance(messages[i], ToolMessage)}
-        calls = _calls_before(messages, new[0][0], wanted)
-        events: list[SessionEvent] = []
-        for idx, event_id in new:
-            message = messages[idx]
-            if isinstance(message, ToolMessage) and message.tool_call_id:
-                parent, args = calls.get(message.tool_call_id, (None, {}))
-                event = message_to_event(message, parent_event_id=parent, arguments=args, event_id=event_id)
-            else:
-                event = message_to_event(message, event_id=event_id)
-                if isinstance(message, AIMessage):
-                    for call in message.tool_calls:
-                        if call.get("id"):
-                            calls[str(call["id"])] = (event_id, call.get("args") or {})
-            event.metadata["langgraph"] = {"checkpoint_id": checkpoint_id}
-            events.append(event)
-        yield _call("append_events", tid, events)
-        recent.add(e for _, e in new)
+        events = _mirror_events(messages, new, checkpoint_id)
+        try:
+            yield _call("append_events", tid, events)
+            stored = len(events)
+        except StorageError as exc:
+            _log_mirror_failure(tid, exc, "the next checkpoint retries")
+            return
+        except Exception:
+            # The store refused some event's data (a typed ValueError/TypeError, not an outage):
+            # find which one by appending one at a time, keeping everything it accepts.
+            stored = yield from self._op_append_each(tid, events, checkpoint_id)
+        recent.add(e.id for e in events[:stored])
         self._cache_put(self._mirrored, tid, recent)
+
+    def _op_append_each(self, tid: str, events: list[SessionEvent], checkpoint_id: str) -> Op[int]:
+        """Append events one by one, a refused one replaced by a placeholder; how many are stored."""
+        for done, event in enumerate(events):
+            try:
+                yield _call("append_events", tid, [event])
+                continue
+            except StorageError as exc:
+                _log_mirror_failure(tid, exc, "the next checkpoint retries")
+                return done
+            except Exception as exc:
+                refused = exc
+            try:
+                yield _call("append_events", tid, [_placeholder_for(event, checkpoint_id, refused)])
+            except Exception as exc:
+                _log_mirror_failure(tid, exc, "the next checkpoint retries")
+                return done
+            logger.warning(
+                "SessionCheckpointer: session %r: the store refused event %r of the transcript (%s); "
+                "stored a placeholder without its content (the checkpoint keeps the message)",
+                tid,
+                event.id,
+                type(refused).__name__,
+            )
+        return len(events)
 
     def _op_delete_thread(self, tid: str) -> Op[None]:
         self._forget(tid)
@@ -780,8 +889,11 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         """Store a checkpoint: the values of ``new_versions`` once each, then the checkpoint.
 
-        With ``mirror_messages``, new messages of the root ``messages`` channel are also
-        appended to the session as events.
+        With ``mirror_messages``, new messages of the root ``messages`` channel are then
+        appended to the session as events. The checkpoint is the commit point: a failure
+        of that mirror is logged and never fails this call or a later one (a message that
+        cannot be converted or stored becomes an event recording the error; when the store
+        fails, the next checkpoint appends what is missing).
 
         Args:
             config: The thread (its ``checkpoint_id`` is the parent).
@@ -965,6 +1077,123 @@ def _refuse_pickle(serde: Any) -> None:
                 f"SessionCheckpointer never stores pickle: {type(candidate).__name__} has pickle_fallback=True; "
                 "pass a serializer without it (e.g. JsonPlusSerializer())"
             )
+
+
+_ROLES: Final = {"ai": "assistant", "human": "user", "system": "system", "tool": "tool", "function": "tool"}
+_ERROR_CHARS: Final = 300
+
+
+def _error_text(exc: BaseException) -> str:
+    """An exception as text any store accepts (ASCII, bounded)."""
+    text = f"{type(exc).__name__}: {exc}".encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= _ERROR_CHARS else text[:_ERROR_CHARS] + "..."
+
+
+def _log_mirror_failure(tid: str, exc: BaseException, then: str) -> None:
+    logger.warning(
+        "SessionCheckpointer: session %r: the transcript mirror failed (%s); the checkpoint is stored, %s",
+        tid,
+        type(exc).__name__,
+        then,
+    )
+
+
+def _plain_text(content: Any) -> str:
+    """The text of a message's content, without interpreting any block (used when conversion failed)."""
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content if isinstance(content, list) else ():
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+            parts.append(block["text"])
+    return "".join(parts)
+
+
+def _mirror_events(messages: list[Any], new: list[tuple[int, str]], checkpoint_id: str) -> list[SessionEvent]:
+    """The events of the new messages; a message that cannot be converted becomes a fallback event."""
+    wanted = {messages[i].tool_call_id for i, _ in new if isinstance(messages[i], ToolMessage)}
+    calls = _calls_before(messages, new[0][0], wanted)
+    events: list[SessionEvent] = []
+    for idx, event_id in new:
+        message = messages[idx]
+        try:
+            if isinstance(message, ToolMessage) and message.tool_call_id:
+                parent, args = calls.get(message.tool_call_id, (None, {}))
+                event = message_to_event(message, parent_event_id=parent, arguments=args, event_id=event_id)
+            else:
+                event = message_to_event(message, event_id=event_id)
+                if isinstance(message, AIMessage):
+                    for call in message.tool_calls:
+                        if call.get("id"):
+                            calls[str(call["id"])] = (event_id, call.get("args") or {})
+            event.metadata["langgraph"] = {"checkpoint_id": checkpoint_id}
+        # The conversion runs LangChain's own code on content LangChain accepted; whatever it
+        # raises, the message is still recorded (below) and the checkpoint is already stored.
+        except Exception as exc:
+            logger.warning(
+                "SessionCheckpointer: message %r could not be converted to the neutral form (%s); "
+                "storing its text and exact LangChain form instead",
+                event_id,
+                type(exc).__name__,
+            )
+            try:
+                event = _fallback_event(message, event_id, checkpoint_id, exc)
+            except Exception as fallback_exc:  # even its text is refused (e.g. not valid Unicode)
+                try:
+                    event = _placeholder_event(
+                        _ROLES.get(message.type, "user"), event_id, _tool_call_id(message), checkpoint_id, fallback_exc
+                    )
+                except Exception:  # not even an event with this id: the checkpoint alone keeps it
+                    logger.warning("SessionCheckpointer: message %r is left out of the transcript", event_id)
+                    continue
+        events.append(event)
+    return events
+
+
+def _fallback_event(message: BaseMessage, event_id: str, checkpoint_id: str, exc: BaseException) -> SessionEvent:
+    """A MESSAGE event for a message the conversion refused: its text, its exact form, the error."""
+    metadata: dict[str, Any] = {"langgraph": {"checkpoint_id": checkpoint_id, "mirror_error": _error_text(exc)}}
+    try:
+        metadata["langchain"] = message_to_dict(message)
+    except Exception as dict_exc:  # LangChain's own dump failed too: keep the text only
+        metadata["langgraph"]["mirror_error"] += "; " + _error_text(dict_exc)
+    event = make_message_event(
+        _ROLES.get(message.type, "user"), _plain_text(message.content), event_id=event_id, metadata=metadata
+    )
+    if isinstance(message, ToolMessage) and message.tool_call_id:
+        event.message["tool_call_id"] = message.tool_call_id
+    return event
+
+
+def _tool_call_id(message: BaseMessage) -> str | None:
+    return message.tool_call_id if isinstance(message, ToolMessage) and message.tool_call_id else None
+
+
+def _placeholder_event(
+    role: str, event_id: str, tool_call_id: str | None, checkpoint_id: str, exc: BaseException
+) -> SessionEvent:
+    """A message event without content: its id, role, tool call id and the error that kept the content out."""
+    event = make_message_event(
+        role,
+        "",
+        event_id=event_id,
+        metadata={"langgraph": {"checkpoint_id": checkpoint_id, "mirror_error": _error_text(exc)}},
+    )
+    if tool_call_id:
+        event.message["tool_call_id"] = tool_call_id
+    return event
+
+
+def _placeholder_for(event: SessionEvent, checkpoint_id: str, exc: BaseException) -> SessionEvent:
+    """The placeholder of an event the store refused."""
+    message = event.message if isinstance(event.message, dict) else {}
+    role = message.get("role")
+    if not isinstance(role, str) or role not in _ROLES.values():
+        role = "tool" if event.type == EventType.TOOL_CALL else "user"
+    call_id = message.get("tool_call_id")
+    return _placeholder_event(role, event.id, call_id if isinstance(call_id, str) else None, checkpoint_id, exc)
 
 
 def _event_id(message: BaseMessage, index: int) -> str:
