@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from a2a_session_manager import EventSource, Session, SessionStoreProvider, create_sqlite_session_store
+from a2a_session_manager.display import llm_call_summary
 from a2a_session_manager.infinite_conversation import InfiniteConversationManager, SummarizationStrategy
 from a2a_session_manager.messages import event_role, event_text, event_tool_calls
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.storage import SessionStore
-from a2a_session_manager.usage import summarize_tree
+from a2a_session_manager.usage import format_cost, format_tokens, summarize_tree
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -58,12 +59,12 @@ def step(text: str) -> None:
     print(f"\n[{time.perf_counter() - STARTED:5.1f}s] == {text}", flush=True)
 
 
-def show_events(store: SessionStore, session_id: str, width: int = 72) -> None:
+def show_events(store: SessionStore, session_id: str, width: int = 120) -> None:
     session = store.get(session_id)
     assert session is not None
     for event in session.events:
         role = event_role(event) or event.source.value
-        text = " ".join(event_text(event).split())
+        text = " ".join((llm_call_summary(event) or event_text(event)).split())
         calls = event_tool_calls(event)
         if calls:
             text = (text + " " if text else "") + ", ".join(f"-> {c['name']}({c['arguments']})" for c in calls)
@@ -151,7 +152,7 @@ async def frameworks(store: SessionStore) -> None:
     show_events(store, SESSION)
     session = store.get(SESSION)
     assert session is not None
-    print(f"  runs: {[r.status.value for r in session.runs]}  tokens: {session.total_tokens}")
+    print(f"  runs: {[r.status.value for r in session.runs]}  {format_tokens(session.token_summary)}")
 
 
 async def long_exchange(store: SessionStore) -> str:
@@ -192,14 +193,13 @@ def usage_report(store: SessionStore) -> None:
     assert root is not None
     report = summarize_tree(root, store)
     print(
-        f"  {len(report.session_ids)} sessions, {report.total_tokens} tokens, ${report.total_cost_usd:.6f}"
-        f" (prices as of {report.prices_as_of}; {report.unpriced_tokens} tokens unpriced)"
+        f"  {len(report.session_ids)} sessions, {format_tokens(report)}, {format_cost(report)}"
+        f" (prices as of {report.prices_as_of})"
     )
-    print("  (the LlamaIndex mock LLM names no model: its tokens are estimated and left unpriced, never guessed)")
+    print("  (the LlamaIndex mock LLM names no real model: its tokens are estimated and left unpriced, never guessed)")
     for title, table in (("model", report.by_model), ("origin", report.by_origin), ("source", report.by_source)):
         for key, summary in sorted(table.items()):
-            cost = summary.total_estimated_cost_usd
-            print(f"  by {title:<6} {key:<20} {summary.total_tokens:>6} tokens  ${cost:.6f}")
+            print(f"  by {title:<6} {key:<12} {format_tokens(summary):>28}  {format_cost(summary)}")
 
 
 def cli_tour(db_path: Path) -> None:

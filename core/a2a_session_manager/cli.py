@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
+from a2a_session_manager.display import llm_call_summary
 from a2a_session_manager.exceptions import (
     InvalidSessionIdError,
     MissingDependencyError,
@@ -31,6 +32,7 @@ from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.token_usage import TokenSummary
 from a2a_session_manager.storage import SessionStore, codec, create_session_store
+from a2a_session_manager.usage import cost_usd, format_cost, format_tokens
 
 __all__ = ["build_parser", "main"]
 
@@ -174,7 +176,8 @@ def _event_line(event: SessionEvent, width: int) -> dict[str, Any]:
         "time": event.timestamp.isoformat(timespec="seconds"),
         "type": event.type.value,
         "role": event_role(event) or event.source.value,
-        "text": _short(event_text(event), width),
+        # An LLM call record reads as one line (model, calls, reply), not as its raw JSON.
+        "text": _short(llm_call_summary(event, with_usage=False, width=width) or event_text(event), width),
     }
     if calls:
         row["tool_calls"] = [f"{c['name']}({json.dumps(c['arguments'], ensure_ascii=False)})" for c in calls]
@@ -182,6 +185,7 @@ def _event_line(event: SessionEvent, width: int) -> dict[str, Any]:
         row["tool"] = event.message.get("name") or event.message.get("tool_name") or event.message.get("tool")
     if event.token_usage is not None:
         row["tokens"] = event.token_usage.total_tokens
+        row["token_origin"] = event.token_usage.origin
         row["cost_usd"] = event.token_usage.estimated_cost_usd
     return row
 
@@ -231,8 +235,8 @@ def _cmd_show(store: SessionStore, args: argparse.Namespace, out: TextIO) -> Non
         if row.get("tool"):
             extra = f"  [{row['tool']}]"
         if "tokens" in row:
-            cost = row["cost_usd"]
-            extra += f"  ({row['tokens']} tok" + (f", ${cost:.6f})" if cost is not None else ", unpriced)")
+            estimated = row["tokens"] if row["token_origin"] == "estimated" else 0
+            extra += f"  ({format_tokens(row['tokens'], estimated_tokens=estimated)}, {format_cost(row['cost_usd'])})"
         out.write(f"#{row['seq']:<4} {row['time']}  {row['role']:<9} {row['text']}{extra}\n")
 
 
@@ -256,7 +260,14 @@ def _cmd_tree(store: SessionStore, args: argparse.Namespace, out: TextIO) -> Non
         _emit_json(
             out,
             [
-                {"id": s.id, "depth": d, "parent_id": s.parent_id, "events": len(s.events), "tokens": s.total_tokens}
+                {
+                    "id": s.id,
+                    "depth": d,
+                    "parent_id": s.parent_id,
+                    "events": len(s.events),
+                    "tokens": s.total_tokens,
+                    "estimated_tokens": s.token_summary.tokens_by_origin.get("estimated", 0),
+                }
                 for d, s in nodes
             ],
         )
@@ -264,7 +275,7 @@ def _cmd_tree(store: SessionStore, args: argparse.Namespace, out: TextIO) -> Non
     for depth, node in nodes:
         out.write(
             f"{'  ' * depth}{'└─ ' if depth else ''}{node.id}  ({len(node.events)} events, "
-            f"{node.total_tokens} tokens)\n"
+            f"{format_tokens(node.token_summary)})\n"
         )
 
 
@@ -273,13 +284,10 @@ def _summary_json(summary: TokenSummary) -> dict[str, Any]:
         "total_tokens": summary.total_tokens,
         "prompt_tokens": summary.total_prompt_tokens,
         "completion_tokens": summary.total_completion_tokens,
-        # None, not $0, when nothing in it had a price.
-        "estimated_cost_usd": (
-            None
-            if summary.total_tokens and summary.unpriced_tokens == summary.total_tokens
-            else summary.total_estimated_cost_usd
-        ),
+        # None, not $0, when nothing in it had a price; unpriced_tokens says how much had none.
+        "estimated_cost_usd": cost_usd(summary),
         "unpriced_tokens": summary.unpriced_tokens,
+        "estimated_tokens": summary.tokens_by_origin.get("estimated", 0),
         "by_origin": summary.tokens_by_origin,
     }
 
@@ -302,6 +310,8 @@ def _cmd_usage(store: SessionStore, args: argparse.Namespace, out: TextIO) -> No
             "completion_tokens": u.completion_tokens,
             "total_tokens": u.total_tokens,
             "estimated_cost_usd": u.estimated_cost_usd,
+            "unpriced_tokens": u.total_tokens if u.estimated_cost_usd is None else 0,
+            "estimated_tokens": u.total_tokens if u.origin == "estimated" else 0,
         }
         for model, u in sorted(total.usage_by_model.items())
     }
@@ -316,16 +326,13 @@ def _cmd_usage(store: SessionStore, args: argparse.Namespace, out: TextIO) -> No
     if args.json:
         _emit_json(out, report)
         return
-    cost = f"${total.total_estimated_cost_usd:.6f}"
-    out.write(f"usage of {root.id} over {len(sessions)} session(s): {total.total_tokens} tokens, {cost}")
-    out.write(f" ({total.unpriced_tokens} tokens unpriced)\n" if total.unpriced_tokens else "\n")
+    out.write(f"usage of {root.id} over {len(sessions)} session(s): {format_tokens(total)}, {format_cost(total)}\n")
     for title, table in (("model", by_model), ("source", report["by_source"]), ("run", report["by_run"])):
         out.write(f"by {title}:\n")
         for key, row in table.items():
-            c = row["estimated_cost_usd"]
-            out.write(
-                f"  {key:<36} {row['total_tokens']:>8} tokens  " + (f"${c:.6f}\n" if c is not None else "unpriced\n")
-            )
+            tokens = format_tokens(row["total_tokens"], estimated_tokens=row["estimated_tokens"])
+            cost = format_cost(row["estimated_cost_usd"], unpriced_tokens=row["unpriced_tokens"])
+            out.write(f"  {key:<36} {tokens:>28}  {cost}\n")
 
 
 def _export_lines(session: Session) -> Iterator[str]:
