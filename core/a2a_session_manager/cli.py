@@ -3,10 +3,17 @@
 Commands: ``list``, ``show ID``, ``tree ID``, ``usage ID``, ``export ID``, ``import FILE``,
 ``delete ID``. The store comes from ``--store URL`` (see ``create_session_store``), else
 the ``A2A_SESSIONS_STORE`` environment variable, else ``sqlite:///sessions.db``.
-Human output uses rich when it is installed; ``--json`` prints JSON for scripts.
+Only ``import`` creates a store: the other commands on a file or SQLite store that does
+not exist fail and create nothing. Human output uses rich when it is installed;
+``--json`` prints JSON for scripts.
+
+Nothing from a store reaches the terminal raw: control characters (ANSI escapes, ``\\r``,
+bell), C1 controls, bidi overrides and line separators in stored text are printed as
+``\\uXXXX`` escapes (in JSON output too, where they are valid JSON escapes of the same
+text). A password in a store URL is never printed (``redact_url``), ``--help`` included.
 
 Exit codes: 0 ok, 1 unknown session or bad input file, 2 bad usage or bad store URL,
-3 store unreachable or failing.
+3 store missing, unreachable or failing.
 """
 
 from __future__ import annotations
@@ -15,29 +22,46 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
+from pydantic import ValidationError
+
+from a2a_session_manager._ids import check_session_id
 from a2a_session_manager.display import llm_call_summary
 from a2a_session_manager.exceptions import (
+    CorruptSessionError,
     InvalidSessionIdError,
     MissingDependencyError,
     SessionManagerError,
     StorageError,
+    StoreUnavailableError,
 )
 from a2a_session_manager.messages import event_role, event_text, event_tool_calls, events_to_openai
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_run import SessionRun
 from a2a_session_manager.models.token_usage import TokenSummary
-from a2a_session_manager.storage import SessionStore, codec, create_session_store
+from a2a_session_manager.storage import SessionStore, codec, create_session_store, redact_url
 from a2a_session_manager.usage import cost_usd, format_cost, format_tokens
 
 __all__ = ["build_parser", "main"]
 
 DEFAULT_STORE = "sqlite:///sessions.db"
+STORE_ENV = "A2A_SESSIONS_STORE"
 EXPORT_FORMATS = ("jsonl", "openai", "langchain", "llamaindex")
+READ_ONLY_COMMANDS = ("list", "show", "tree", "usage", "export", "delete")
+"""Commands that never create a store (``delete`` removes from an existing one only)."""
+
+# Characters a terminal may act on: C0 controls (ANSI escapes start with ESC, ``\r``
+# rewrites the line, BEL rings), DEL, C1 controls (8-bit CSI), bidi marks and overrides
+# (reorder what is shown) and Unicode line separators.
+_UNSAFE_FIELD = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+# The same but the newline, which the CLI writes itself between lines.
+_UNSAFE_OUTPUT = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 
 class CliError(Exception):
@@ -58,24 +82,29 @@ def build_parser() -> argparse.ArgumentParser:
         prog="a2a-sessions",
         description="Inspect a2a-session-manager stores: list, show, tree, usage, export, import, delete.",
     )
+    env = os.environ.get(STORE_ENV)
+    # The default is resolved in main(), never shown raw: the variable may hold a password.
+    shown = f"${STORE_ENV} = {_clean(redact_url(env))}" if env else f"${STORE_ENV} (unset), else {DEFAULT_STORE}"
     parser.add_argument(
         "--store",
-        default=os.environ.get("A2A_SESSIONS_STORE", DEFAULT_STORE),
+        default=None,
         help="store URL: sqlite:///rel.db, sqlite:////abs.db, file:///dir, redis://host:port/db "
-        "(default: $A2A_SESSIONS_STORE or %(default)s)",
+        f"(default: {shown.replace('%', '%%')})",
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list session ids (paginated)")
     p.add_argument("--prefix", default="", help="only ids starting with this")
-    p.add_argument("--limit", type=int, default=50, help="ids per page (default 50)")
-    p.add_argument("--page", type=int, default=1, help="page number, from 1")
+    p.add_argument("--limit", type=_positive, default=50, help="ids per page (default 50)")
+    p.add_argument("--page", type=_positive, default=1, help="page number, from 1")
 
     p = sub.add_parser("show", help="print a session's transcript")
     p.add_argument("session_id")
-    p.add_argument("--last", type=int, default=None, help="only the last N events")
-    p.add_argument("--width", type=int, default=100, help="characters of content per event (default 100)")
+    p.add_argument(
+        "--last", type=_non_negative, default=None, help="only the last N events (0: only the session's header line)"
+    )
+    p.add_argument("--width", type=_positive, default=100, help="characters of content per event (default 100)")
 
     p = sub.add_parser("tree", help="print a session's hierarchy (its descendants)")
     p.add_argument("session_id")
@@ -108,37 +137,92 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code.
     """
     args = build_parser().parse_args(argv)
-    out = sys.stdout
+    url = args.store or os.environ.get(STORE_ENV) or DEFAULT_STORE
+    # Every byte of text output passes the escaper: stored data is never sent raw to a terminal.
+    out = cast(TextIO, _SafeOutput(sys.stdout))
     try:
-        store = _open_store(args.store)
+        store = _open_store(url, create=args.command not in READ_ONLY_COMMANDS)
         try:
             handler = _COMMANDS[args.command]
             handler(store, args, out)
         finally:
             store.close()
     except CliError as exc:
-        print(f"a2a-sessions: error: {exc}", file=sys.stderr)
-        return exc.code
+        return _fail(exc, exc.code)
     except InvalidSessionIdError as exc:
-        print(f"a2a-sessions: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc, 2)
     except StorageError as exc:
-        print(f"a2a-sessions: error: {exc}", file=sys.stderr)
-        return 3
+        return _fail(exc, 3)
     except SessionManagerError as exc:
-        print(f"a2a-sessions: error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(exc, 1)
+    except BrokenPipeError:
+        # The reader went away (``a2a-sessions list | head``): not an error of ours. Point
+        # stdout at devnull so the interpreter's final flush does not report it either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return 0
 
 
 # ---------------------------------------------------------------------- helpers
-def _open_store(url: str) -> SessionStore:
+def _clean(text: str) -> str:
+    """``text`` with every character a terminal could act on written as ``\\uXXXX`` (newlines too)."""
+    return _UNSAFE_FIELD.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class _SafeOutput:
+    """Standard output that escapes terminal control characters, all but the newline.
+
+    The escapes (``\\u001b``) are also valid JSON escapes of the same characters, so JSON
+    output stays exact. The CLI's own line breaks pass; stored text has had its newlines
+    escaped or collapsed before it gets here.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(_UNSAFE_OUTPUT.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _fail(exc: BaseException, code: int) -> int:
+    # One line, escaped: messages may quote stored data or a file's contents.
+    text = re.sub(r"\s*\n\s*", " ", str(exc).strip())
+    print(f"a2a-sessions: error: {_clean(text)}", file=sys.stderr)
+    return code
+
+
+def _positive(text: str) -> int:
+    return _count(text, minimum=1)
+
+
+def _non_negative(text: str) -> int:
+    return _count(text, minimum=0)
+
+
+def _count(text: str, *, minimum: int) -> int:
     try:
-        return create_session_store(url)
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        what = "a positive whole number" if minimum == 1 else "a whole number >= 0"
+        raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+    return value
+
+
+def _open_store(url: str, *, create: bool) -> SessionStore:
+    try:
+        return create_session_store(url, create=create)
     except MissingDependencyError as exc:
         raise CliError(str(exc), 2) from exc
     except ValueError as exc:
         raise CliError(str(exc), 2) from exc
+    except StoreUnavailableError as exc:
+        raise CliError(f"{exc}; only `import` creates a store", 3) from exc
 
 
 def _load(store: SessionStore, session_id: str) -> Session:
@@ -191,9 +275,20 @@ def _event_line(event: SessionEvent, width: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------- commands
+def _page_footer(page: int, limit: int, shown: int, total: int, prefix: str) -> str:
+    """The line under a page of ``list``: which ids it showed out of how many, and what next."""
+    what = f"sessions with prefix {_clean(repr(prefix))}" if prefix else "sessions"
+    if total == 0:
+        return f"-- no {what}"
+    pages = -(-total // limit)
+    if shown == 0:
+        return f"-- page {page} is past the end: {total} {what} fill {pages} page(s) of {limit} (last: --page {pages})"
+    first = (page - 1) * limit + 1
+    line = f"-- {first}-{first + shown - 1} of {total} {what} (page {page} of {pages})"
+    return line + (f" (next: --page {page + 1})" if page < pages else "")
+
+
 def _cmd_list(store: SessionStore, args: argparse.Namespace, out: TextIO) -> None:
-    if args.limit <= 0 or args.page <= 0:
-        raise CliError("--limit and --page must be positive", 2)
     ids = store.list_sessions(args.prefix)
     first = (args.page - 1) * args.limit
     page = ids[first : first + args.limit]
@@ -202,15 +297,14 @@ def _cmd_list(store: SessionStore, args: argparse.Namespace, out: TextIO) -> Non
         _emit_json(out, {"total": len(ids), "page": args.page, "limit": args.limit, "sessions": rows})
         return
     for row in rows:
-        out.write(f"{row['id']}  {row['events']} events\n")
-    shown_to = first + len(page)
-    out.write(f"-- {first + 1 if page else 0}-{shown_to} of {len(ids)} sessions")
-    out.write(f" (next: --page {args.page + 1})\n" if shown_to < len(ids) else "\n")
+        out.write(f"{_clean(str(row['id']))}  {row['events']} events\n")
+    out.write(_page_footer(args.page, args.limit, len(page), len(ids), args.prefix) + "\n")
 
 
 def _cmd_show(store: SessionStore, args: argparse.Namespace, out: TextIO) -> None:
     session = _load(store, args.session_id)
-    events = session.events[-args.last :] if args.last else session.events
+    # --last N: the last N events; 0 shows only the header line (argparse refuses N < 0).
+    events = session.events if args.last is None else session.events[max(len(session.events) - args.last, 0) :]
     rows = [_event_line(e, args.width) for e in events]
     if args.json:
         _emit_json(
@@ -231,13 +325,13 @@ def _cmd_show(store: SessionStore, args: argparse.Namespace, out: TextIO) -> Non
     for row in rows:
         extra = ""
         if "tool_calls" in row:
-            extra = "  -> " + ", ".join(row["tool_calls"])
+            extra = "  -> " + _clean(", ".join(row["tool_calls"]))
         if row.get("tool"):
-            extra = f"  [{row['tool']}]"
+            extra = f"  [{_clean(str(row['tool']))}]"
         if "tokens" in row:
             estimated = row["tokens"] if row["token_origin"] == "estimated" else 0
             extra += f"  ({format_tokens(row['tokens'], estimated_tokens=estimated)}, {format_cost(row['cost_usd'])})"
-        out.write(f"#{row['seq']:<4} {row['time']}  {row['role']:<9} {row['text']}{extra}\n")
+        out.write(f"#{row['seq']:<4} {row['time']}  {_clean(str(row['role'])):<9} {row['text']}{extra}\n")
 
 
 def _walk_tree(store: SessionStore, root: Session) -> Iterator[tuple[int, Session]]:
@@ -274,7 +368,7 @@ def _cmd_tree(store: SessionStore, args: argparse.Namespace, out: TextIO) -> Non
         return
     for depth, node in nodes:
         out.write(
-            f"{'  ' * depth}{'└─ ' if depth else ''}{node.id}  ({len(node.events)} events, "
+            f"{'  ' * depth}{'└─ ' if depth else ''}{_clean(node.id)}  ({len(node.events)} events, "
             f"{format_tokens(node.token_summary)})\n"
         )
 
@@ -358,56 +452,123 @@ def _cmd_export(store: SessionStore, args: argparse.Namespace, out: TextIO) -> N
         text = json.dumps(_framework_export(session, args.format), indent=2, ensure_ascii=False, default=str) + "\n"
     if args.output == "-":
         out.write(text)
-    else:
+        return
+    try:
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.output}: {exc.strerror or exc}", 1) from exc
+
+
+def _export_langchain(events: list[SessionEvent]) -> list[Any]:
+    # LangChain's own dict form (``messages_from_dict`` reads it back).
+    convert = importlib.import_module("a2a_session_integrations.langchain._convert")
+    messages = importlib.import_module("langchain_core.messages")
+    exported: list[Any] = messages.messages_to_dict(convert.events_to_messages(events))
+    return exported
+
+
+def _export_llamaindex(events: list[SessionEvent]) -> list[Any]:
+    # ``ChatMessage.model_dump`` dicts (``ChatMessage.model_validate`` reads each back).
+    convert = importlib.import_module("a2a_session_integrations.llamaindex._convert")
+    exported: list[Any] = convert.export_events(events)
+    return exported
+
+
+_FRAMEWORK_EXPORTS = {"langchain": _export_langchain, "llamaindex": _export_llamaindex}
 
 
 def _framework_export(session: Session, fmt: str) -> list[Any]:
     # The adapters live in a2a_session_integrations; the core reaches them only by name, at run time.
-    module_name = f"a2a_session_integrations.{fmt}._convert"
     try:
-        module = importlib.import_module(module_name)
-        exported: list[Any] = module.export_events(session.events)
+        return _FRAMEWORK_EXPORTS[fmt](session.events)
     except (ImportError, MissingDependencyError) as exc:
         raise CliError(f"--format {fmt} needs its adapter and framework: {exc}", 2) from exc
-    return exported
 
 
-def _cmd_import(store: SessionStore, args: argparse.Namespace, out: TextIO) -> None:
+def _validation_text(exc: ValidationError) -> str:
+    """Pydantic's error as one line: the first failing field and why (and how many more)."""
+    errors = exc.errors()
+    if not errors:
+        return "invalid"
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "value"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _bad_line(name: str, number: int, why: str) -> CliError:
+    return CliError(f"{name} line {number}: {why}; expected a file written by `export --format jsonl`", 1)
+
+
+def _read_export(fh: TextIO, name: str) -> tuple[dict[str, Any], list[SessionRun], list[SessionEvent]]:
+    """The session header, runs and events of an export, or a one-line ``CliError`` (exit 1)."""
+    header: dict[str, Any] | None = None
+    runs: list[SessionRun] = []
+    events: list[SessionEvent] = []
+    number = 0
     try:
-        fh = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        raise CliError(f"cannot read {args.file}: {exc}", 1) from exc
-    with fh:
-        header: dict[str, Any] | None = None
-        runs: list[Any] = []
-        events: list[SessionEvent] = []
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
                 item = json.loads(line)
-                if item.get("type") == "session":
-                    header, runs = item["header"], item.get("runs", [])
-                elif item.get("type") == "event":
-                    events.append(SessionEvent.model_validate(item["event"]))
-                else:
-                    raise ValueError("each line needs type 'session' or 'event'")
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise CliError(f"{args.file} line {number}: not an a2a-sessions export ({exc})", 1) from exc
+            except json.JSONDecodeError as exc:
+                raise _bad_line(name, number, f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+            except RecursionError as exc:
+                raise _bad_line(name, number, "JSON nested too deeply") from exc
+            if not isinstance(item, dict):
+                raise _bad_line(name, number, f"a JSON {type(item).__name__}, not an object")
+            kind = item.get("type")
+            if kind == "session":
+                if header is not None:
+                    raise _bad_line(name, number, "a second session line (one file holds one session)")
+                header, raw_runs = item.get("header"), item.get("runs", [])
+                if not isinstance(header, dict) or not isinstance(raw_runs, list):
+                    raise _bad_line(name, number, "the session line needs a 'header' object and a 'runs' list")
+                try:
+                    check_session_id(header.get("id"))
+                except InvalidSessionIdError as exc:
+                    raise _bad_line(name, number, str(exc)) from exc
+                try:
+                    runs = [SessionRun.model_validate(r) for r in raw_runs]
+                except ValidationError as exc:
+                    raise _bad_line(name, number, f"invalid run ({_validation_text(exc)})") from exc
+            elif kind == "event":
+                try:
+                    events.append(SessionEvent.model_validate(item.get("event")))
+                except ValidationError as exc:
+                    raise _bad_line(name, number, f"invalid event ({_validation_text(exc)})") from exc
+            else:
+                raise _bad_line(name, number, 'each line needs "type": "session" or "event"')
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{name} line {number + 1}: not UTF-8 text ({exc.reason})", 1) from exc
     if header is None:
-        raise CliError(f"{args.file}: no session line (was it written by `export --format jsonl`?)", 1)
-    from a2a_session_manager.models.session_run import SessionRun
+        raise CliError(f"{name}: no session line (was it written by `export --format jsonl`?)", 1)
+    return header, runs, events
 
+
+def _cmd_import(store: SessionStore, args: argparse.Namespace, out: TextIO) -> None:
+    if args.new_id is not None:
+        try:
+            check_session_id(args.new_id)
+        except InvalidSessionIdError as exc:
+            raise CliError(f"--id: {exc}", 2) from exc
+    name = "stdin" if args.file == "-" else args.file
     try:
-        run_models = [SessionRun.model_validate(r) for r in runs]
-    except ValueError as exc:
-        raise CliError(f"{args.file}: invalid run: {exc}", 1) from exc
+        fh = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise CliError(f"cannot read {name}: {exc.strerror or exc}", 1) from exc
+    with fh:
+        header, runs, events = _read_export(fh, name)
     header = dict(header)
-    if args.new_id:
+    if args.new_id is not None:
         header["id"] = args.new_id
-    session = codec.build_session(header, [], run_models, [])
+    try:
+        session = codec.build_session(header, [], runs, [])
+    except CorruptSessionError as exc:
+        why = _validation_text(exc.__cause__) if isinstance(exc.__cause__, ValidationError) else str(exc)
+        raise CliError(f"{name}: invalid session header ({why})", 1) from exc
     session._synced_ids.clear()
     for event in events:
         event.seq = None
@@ -417,7 +578,7 @@ def _cmd_import(store: SessionStore, args: argparse.Namespace, out: TextIO) -> N
     if args.json:
         _emit_json(out, result)
     else:
-        out.write(f"imported {session.id}: {result['events']} events\n")
+        out.write(f"imported {_clean(session.id)}: {result['events']} events\n")
 
 
 def _cmd_delete(store: SessionStore, args: argparse.Namespace, out: TextIO) -> None:

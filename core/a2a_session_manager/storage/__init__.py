@@ -1,16 +1,22 @@
-"""Stores, the default-store provider and the factories.
+"""Stores, the default-store provider, the factories and store URLs.
 
 Backends load lazily: importing this package never imports redis, and the factory of
 a backend whose extra is missing raises ``MissingDependencyError`` with the pip line.
+``redact_url`` is the one place a store URL is made safe to print: every message, log
+line and repr that shows a URL goes through it.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from a2a_session_manager.exceptions import StoreUnavailableError
 from a2a_session_manager.storage.base import SessionStore, SessionStoreInterface
 from a2a_session_manager.storage.providers.memory import InMemorySessionStore
 
@@ -31,6 +37,8 @@ __all__ = [
     "create_redis_session_store",
     "create_session_store",
     "create_sqlite_session_store",
+    "redact_url",
+    "url_parameters",
 ]
 
 
@@ -67,24 +75,88 @@ class SessionStoreProvider:
             cls._store = None
 
 
+# ------------------------------------------------------------------ redaction
+_REDACTED = "***"
+# Query (or DSN) values whose name says they are secret.
+_SECRET_VALUE = re.compile(r"(?i)\b([a-z_]*(?:password|passwd|pwd|secret|token)[a-z_]*)=([^&\s]*)")
+_PATH_SCHEMES = ("file", "sqlite", "memory")
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*"
+
+
+def _userinfo_end(scheme: str, rest: str) -> int:
+    """Where the ``user:password`` part of ``rest`` (the URL after ``://``) ends: its ``@``, or -1.
+
+    Server URLs have no ``@`` in their path (the database number), so the last ``@`` before
+    the query ends the user info even when an unencoded ``/`` or ``#`` in the password
+    fools ``urlsplit``; an ``@`` only after ``?`` counts when no query value (``=``) precedes it.
+    """
+    if scheme in _PATH_SCHEMES:
+        end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+        return rest.rfind("@", 0, end)
+    head = rest.split("?", 1)[0]
+    at = head.rfind("@")
+    if at < 0:
+        last = rest.rfind("@")
+        if last >= 0 and ":" in rest[:last] and "=" not in rest[:last]:
+            at = last
+    return at
+
+
+def redact_url(url: str) -> str:
+    """The store URL (or DSN) with every password replaced by ``***``, safe to print.
+
+    ``redis://user:secret@host:6379/0`` becomes ``redis://user:***@host:6379/0``; query or
+    DSN values named like a secret (``password=``, ``ssl_password=``, ``token=``) become
+    ``***`` too. Every error message, log line, repr and CLI output that shows a store URL
+    goes through this function.
+
+    Args:
+        url: A store URL, or any text that may hold one.
+
+    Returns:
+        The text without its secrets.
+    """
+    text = str(url)
+    scheme, sep, rest = text.partition("://")
+    if not sep or not re.fullmatch(_SCHEME, scheme):  # a mistyped URL: read it as a server address
+        scheme, sep, rest = "", "", text
+    at = _userinfo_end(scheme.lower(), rest)
+    if at >= 0 and ":" in rest[:at]:
+        user = rest[:at].split(":", 1)[0]
+        text = f"{scheme}{sep}{user}:{_REDACTED}{rest[at:]}"
+    return _SECRET_VALUE.sub(lambda m: f"{m.group(1)}={_REDACTED}", text)
+
+
+# ------------------------------------------------------------------ factories
 def create_file_session_store(
     directory: str | Path = "./sessions",
     *,
     expiration_seconds: int | None = None,
     fsync: bool = False,
+    create: bool = True,
 ) -> FileSessionStore:
     """Create a store of append-only JSON-lines files, one per session, in ``directory``.
 
     Args:
-        directory: Folder of the store (created if missing).
+        directory: Folder of the store (created if missing, unless ``create`` is False).
         expiration_seconds: TTL of a whole session, refreshed on every write.
         fsync: Also fsync every write, so acknowledged data survives power loss.
+        create: False opens only an existing store and creates nothing when it is missing
+            (what read-only tools such as the CLI's ``list`` want).
 
     Returns:
         The store.
+
+    Raises:
+        StoreUnavailableError: ``create`` is False and ``directory`` is not an existing folder.
     """
     from a2a_session_manager.storage.providers.file import FileSessionStore
 
+    if not create and not Path(directory).expanduser().is_dir():
+        raise StoreUnavailableError(
+            f"no file store at {Path(directory).expanduser().absolute()}: the folder does not exist "
+            "(nothing was created; check the path)"
+        )
     return FileSessionStore(directory=directory, expiration_seconds=expiration_seconds, fsync=fsync)
 
 
@@ -93,19 +165,30 @@ def create_sqlite_session_store(
     *,
     expiration_seconds: int | None = None,
     fsync: bool = False,
+    create: bool = True,
 ) -> SQLiteSessionStore:
     """Create a SQLite store (stdlib sqlite3, WAL, one row per event).
 
     Args:
-        path: Database file (created if missing).
+        path: Database file (created if missing, unless ``create`` is False).
         expiration_seconds: TTL of a whole session, refreshed on every write.
         fsync: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL``.
+        create: False opens only an existing database and creates nothing when it is
+            missing (what read-only tools such as the CLI's ``list`` want).
 
     Returns:
         The store.
+
+    Raises:
+        StoreUnavailableError: ``create`` is False and ``path`` is not an existing file.
     """
     from a2a_session_manager.storage.providers.sqlite import SQLiteSessionStore
 
+    if not create and isinstance(path, (str, Path)) and not Path(path).expanduser().is_file():
+        raise StoreUnavailableError(
+            f"no SQLite database at {Path(path).expanduser().absolute()}: the file does not exist "
+            "(nothing was created; check the path)"
+        )
     return SQLiteSessionStore(path=path, expiration_seconds=expiration_seconds, fsync=fsync)
 
 
@@ -123,6 +206,13 @@ def create_redis_session_store(
     async_client: Any = None,
     socket_timeout: float = 5.0,
     cluster: bool = False,
+    allow_eviction: bool = False,
+    ssl_ca_certs: str | None = None,
+    ssl_ca_path: str | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    ssl_cert_reqs: str | None = None,
+    ssl_check_hostname: bool | None = None,
 ) -> RedisSessionStore:
     """Create a Redis store (needs the ``redis`` extra).
 
@@ -139,6 +229,16 @@ def create_redis_session_store(
         async_client: An existing ``redis.asyncio.Redis`` for the async methods.
         socket_timeout: Seconds before an unreachable server raises ``StoreUnavailableError``.
         cluster: Connect to a Redis Cluster through any one of its nodes (``db`` must be 0).
+        allow_eviction: Accept a server whose ``maxmemory-policy`` may evict the store's keys.
+        ssl_ca_certs: TLS: file of the CA certificates that sign the server's certificate
+            (a private CA).
+        ssl_ca_path: TLS: folder of CA certificates (OpenSSL's hashed layout).
+        ssl_certfile: TLS: the client's certificate file (servers that verify clients).
+        ssl_keyfile: TLS: the client's private key file.
+        ssl_cert_reqs: TLS: ``"required"`` (default), ``"optional"`` or ``"none"`` (no
+            verification of the server's certificate).
+        ssl_check_hostname: TLS: check that the certificate names the host (redis-py's
+            default when None).
 
     Returns:
         The store.
@@ -148,6 +248,20 @@ def create_redis_session_store(
     """
     from a2a_session_manager.storage.providers.redis import RedisSessionStore
 
+    # Only the options a caller set are passed, so the store's own defaults stay the rule.
+    extra: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("allow_eviction", allow_eviction),
+            ("ssl_ca_certs", ssl_ca_certs),
+            ("ssl_ca_path", ssl_ca_path),
+            ("ssl_certfile", ssl_certfile),
+            ("ssl_keyfile", ssl_keyfile),
+            ("ssl_cert_reqs", ssl_cert_reqs),
+            ("ssl_check_hostname", ssl_check_hostname),
+        )
+        if value is not None and not (name == "allow_eviction" and value is False)
+    }
     return RedisSessionStore(
         host=host,
         port=port,
@@ -161,7 +275,210 @@ def create_redis_session_store(
         async_client=async_client,
         socket_timeout=socket_timeout,
         cluster=cluster,
+        **extra,
     )
+
+
+# ------------------------------------------------------------------ store URLs
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(name: str, raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}")
+
+
+def _seconds(name: str, raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or int(raw) <= 0:
+        raise ValueError(f"{name} must be a positive whole number of seconds, not {raw!r}")
+    return int(raw)
+
+
+def _timeout(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
+def _database(name: str, raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit():
+        raise ValueError(f"{name} must be a database number (0, 1, ...), not {raw!r}")
+    return int(raw)
+
+
+def _path(name: str, raw: str) -> str:
+    if not raw:
+        raise ValueError(f"{name} needs a file path")
+    return raw
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _secret(name: str, raw: str) -> str:
+    if not raw:
+        raise ValueError(f"{name} is empty")  # the value itself is never shown
+    return raw
+
+
+def _cert_reqs(name: str, raw: str) -> str:
+    if raw.lower() not in ("none", "optional", "required"):
+        raise ValueError(f"{name} must be required, optional or none, not {raw!r}")
+    return raw.lower()
+
+
+_Parser = Callable[[str, str], Any]
+# URL parameter -> (factory keyword, parser, what it does), per scheme.
+_TTL: dict[str, tuple[str, _Parser, str]] = {
+    "ttl": ("expiration_seconds", _seconds, "seconds a session lives after its last write"),
+    "expiration_seconds": ("expiration_seconds", _seconds, "same as ttl"),
+}
+_LOCAL: dict[str, tuple[str, _Parser, str]] = {
+    **_TTL,
+    "fsync": ("fsync", _flag, "1: fsync every write (survives power loss)"),
+    "create": ("create", _flag, "0: open only an existing store, create nothing"),
+}
+_REDIS: dict[str, tuple[str, _Parser, str]] = {
+    **_TTL,
+    "prefix": ("key_prefix", _text, "prefix of every key (default session:)"),
+    "key_prefix": ("key_prefix", _text, "same as prefix"),
+    "socket_timeout": ("socket_timeout", _timeout, "seconds to connect or wait for a reply (default 5)"),
+    "cluster": ("cluster", _flag, "1: Redis Cluster, through any one node"),
+    "allow_eviction": ("allow_eviction", _flag, "1: accept a maxmemory-policy that may evict keys"),
+}
+_TLS: dict[str, tuple[str, _Parser, str]] = {
+    "ssl_ca_certs": ("ssl_ca_certs", _path, "CA certificates file (a private CA)"),
+    "ssl_ca_path": ("ssl_ca_path", _path, "folder of CA certificates"),
+    "ssl_certfile": ("ssl_certfile", _path, "client certificate file"),
+    "ssl_keyfile": ("ssl_keyfile", _path, "client private key file"),
+    "ssl_cert_reqs": ("ssl_cert_reqs", _cert_reqs, "required (default), optional or none"),
+    "ssl_check_hostname": ("ssl_check_hostname", _flag, "0: accept a certificate for another host name"),
+}
+# unix:// keeps these in the URL it gives redis-py (the socket path leaves no room for them).
+_UNIX: dict[str, tuple[str, _Parser, str]] = {
+    "db": ("db", _database, "database number"),
+    "username": ("username", _text, "ACL user name"),
+    "password": ("password", _secret, "server password"),
+}
+_PARAMETERS: dict[str, dict[str, tuple[str, _Parser, str]]] = {
+    "memory": dict(_TTL),
+    "file": dict(_LOCAL),
+    "sqlite": dict(_LOCAL),
+    "redis": dict(_REDIS),
+    "rediss": {**_REDIS, **_TLS},
+    "unix": {k: v for k, v in {**_REDIS, **_UNIX}.items() if k != "cluster"},
+}
+
+
+def url_parameters(scheme: str) -> dict[str, str]:
+    """The query parameters a store URL of ``scheme`` accepts, each with what it does.
+
+    Args:
+        scheme: ``memory``, ``file``, ``sqlite``, ``redis``, ``rediss`` or ``unix``.
+
+    Returns:
+        Parameter name -> one-line description, in documentation order.
+
+    Raises:
+        ValueError: The scheme is not a store scheme.
+    """
+    table = _PARAMETERS.get(scheme.lower())
+    if table is None:
+        raise ValueError(f"unknown store URL scheme {scheme!r}; use {_SCHEMES}")
+    return {name: spec[2] for name, spec in table.items()}
+
+
+_SCHEMES = "memory://, file:///dir, sqlite:///path.db, redis://host:port/db, rediss:// or unix:///socket"
+
+
+def _query_options(scheme: str, query: str, shown: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Typed factory keywords from a URL query, and the raw ``unix://`` parameters kept in the URL."""
+    table = _PARAMETERS[scheme]
+    options: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    kept: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise ValueError(f"store URL {shown}: the query is not name=value pairs joined by &") from None
+    unknown = sorted({name for name, _ in pairs if name not in table})
+    if unknown:
+        hint = ""
+        if scheme in ("redis", "rediss") and "db" in unknown:
+            hint = " (the database number goes in the path: redis://host:port/N)"
+        elif scheme == "redis" and any(n.startswith("ssl_") for n in unknown):
+            hint = " (TLS options need a rediss:// URL)"
+        raise ValueError(
+            f"store URL {shown}: unknown parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(n) for n in unknown)}{hint}; {scheme}:// accepts {', '.join(table)}"
+        )
+    for name, raw in pairs:
+        keyword, parse, _ = table[name]
+        if keyword in given:
+            first = given[keyword]
+            twice = "is given twice" if first == name else f"and {first} name the same option"
+            raise ValueError(f"store URL {shown}: {name} {twice}; give it once")
+        given[keyword] = name
+        try:
+            value = parse(name, raw)
+        except ValueError as exc:
+            raise ValueError(f"store URL {shown}: {exc}") from None
+        if scheme == "unix" and name in _UNIX:
+            kept[name] = raw
+        else:
+            options[keyword] = value
+    return options, kept
+
+
+def _split_server_url(scheme: str, url: str, shown: str) -> tuple[str, str]:
+    """Check a server URL's shape; return it without the query (for redis-py) and the query.
+
+    Runs before the query is read, so a password that fools ``urlsplit`` (an unencoded
+    ``/ ? #``) is refused as a whole and no piece of it is ever named as a parameter.
+    """
+    rest = url.partition("://")[2]
+    at = _userinfo_end(scheme, rest)
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]  # what urlsplit takes
+    if at >= 0 and not netloc.startswith(rest[:at] + "@"):
+        raise ValueError(
+            f"store URL {shown}: the user name or password holds a character that must be "
+            "percent-encoded (such as / ? # @ or %)"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading the port raises ValueError on a bad one
+    except ValueError:
+        raise ValueError(f"store URL {shown}: the host or port is malformed") from None
+    if parts.fragment or "#" in url:
+        raise ValueError(f"store URL {shown}: '#' starts a fragment, which means nothing here; percent-encode it")
+    if scheme != "unix" and parts.path not in ("", "/") and not re.fullmatch(r"/[0-9]+", parts.path):
+        raise ValueError(f"store URL {shown}: the path of a Redis URL is the database number (/0, /1, ...)")
+    return f"{scheme}://{parts.netloc}{parts.path}", parts.query
+
+
+def _unix_url(base: str, kept: dict[str, str], shown: str) -> str:
+    """A ``unix://`` URL for redis-py: credentials move into the user info, which every
+    message redacts (a password left in the query would be echoed), and ``db`` stays in the query.
+    """
+    parts = urlsplit(base)
+    user, password = kept.get("username"), kept.get("password")
+    if (user is not None or password is not None) and "@" in parts.netloc:
+        raise ValueError(f"store URL {shown}: give the user name and password once, in the URL or in the query")
+    userinfo = quote(user or "", safe="")
+    if password is not None:
+        userinfo += ":" + quote(password, safe="")
+    netloc = f"{userinfo}@{parts.netloc}" if userinfo else parts.netloc
+    query = f"?db={kept['db']}" if "db" in kept else ""
+    return f"unix://{netloc}{parts.path}{query}"
 
 
 def create_session_store(url: str, **options: Any) -> SessionStore:
@@ -169,62 +486,62 @@ def create_session_store(url: str, **options: Any) -> SessionStore:
 
     ``memory://``, ``file:///abs/dir`` (or ``file://./rel``), ``sqlite:///rel.db`` or
     ``sqlite:////abs/path.db`` (SQLAlchemy's rule; ``:memory:`` is refused: use
-    ``memory://``), ``redis://host:port/db`` and ``rediss://``. Query parameters
-    ``ttl=SECONDS``, ``fsync=1``, ``prefix=`` (Redis) and ``cluster=1`` (Redis Cluster,
-    through any one node: ``redis://node:7000?cluster=1``) are understood; keyword
-    options override them.
+    ``memory://``), ``redis://[user:password@]host:port/db``, ``rediss://`` (TLS) and
+    ``unix:///path/redis.sock``. Query parameters set the factory's options with typed
+    values (`url_parameters` lists them per scheme): ``ttl`` (or ``expiration_seconds``)
+    everywhere; ``fsync`` and ``create`` for file and SQLite; ``prefix`` (or
+    ``key_prefix``), ``socket_timeout``, ``cluster`` and ``allow_eviction`` for Redis;
+    ``ssl_ca_certs``, ``ssl_ca_path``, ``ssl_certfile``, ``ssl_keyfile``,
+    ``ssl_cert_reqs`` and ``ssl_check_hostname`` for ``rediss://``; ``db``, ``username``
+    and ``password`` for ``unix://``. An unknown parameter, one given twice or a bad
+    value raises ``ValueError``. Keyword options override the URL's.
 
     Args:
-        url: The store URL.
-        **options: Extra keyword arguments for the store's factory.
+        url: The store URL. Percent-encode ``/ ? # @ %`` in a password.
+        **options: Extra keyword arguments for the store's factory. ``create=False``
+            opens only an existing file or SQLite store (and is ignored by memory and
+            Redis stores, which have nothing to create).
 
     Returns:
         The store.
 
     Raises:
-        ValueError: The URL's scheme is unknown or its path is missing.
+        ValueError: The URL's scheme is unknown, its path is missing, or a query
+            parameter is unknown, repeated or has a bad value (the message names it, and
+            never shows a password).
+        StoreUnavailableError: ``create=False`` and the file or SQLite store is missing.
     """
-    if not isinstance(url, str) or "://" not in url:
-        raise ValueError(
-            f"not a store URL: {url!r}; use memory://, file:///dir, sqlite:///path.db or redis://host:port/db"
-        )
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    ttl = query.pop("ttl", None)
-    if ttl is not None:
-        if not ttl.isdigit() or int(ttl) <= 0:
-            raise ValueError(f"ttl in {url!r} must be a positive number of seconds")
-        options.setdefault("expiration_seconds", int(ttl))
-    fsync = query.pop("fsync", None)
-    if fsync is not None and scheme in ("file", "sqlite"):
-        options.setdefault("fsync", fsync.lower() in ("1", "true", "yes", "on"))
+    if not isinstance(url, str) or not re.match(_SCHEME + "://", url):
+        shown = redact_url(url) if isinstance(url, str) else f"a {type(url).__name__}"
+        raise ValueError(f"not a store URL: {shown}; use {_SCHEMES}")
+    shown = redact_url(url)
+    scheme = url.partition("://")[0].lower()
+    if scheme not in _PARAMETERS:
+        raise ValueError(f"unknown store URL scheme {url.partition('://')[0]!r} in {shown}; use {_SCHEMES}")
+    if scheme in _PATH_SCHEMES:
+        base, query = url, urlsplit(url).query
+    else:
+        base, query = _split_server_url(scheme, url, shown)
+    from_url, kept = _query_options(scheme, query, shown)
+    options = {**from_url, **options}
     if scheme == "memory":
+        options.pop("create", None)
         return InMemorySessionStore(**options)
     if scheme in ("file", "sqlite"):
+        parts = urlsplit(url)
         raw = unquote(parts.netloc + parts.path)
         if scheme == "sqlite" and not parts.netloc and raw.startswith("/"):
             # SQLAlchemy's rule: sqlite:///rel.db is relative, sqlite:////abs.db absolute.
             raw = raw[1:]
         if not raw or raw in ("/", ":memory:", "/:memory:"):
-            raise ValueError(f"store URL {url!r} names no path")
+            raise ValueError(f"store URL {shown} names no path")
         if scheme == "file":
             return create_file_session_store(raw, **options)
         return create_sqlite_session_store(raw, **options)
-    if scheme in ("redis", "rediss", "unix"):
-        prefix = query.pop("prefix", None)
-        if prefix is not None:
-            options.setdefault("key_prefix", prefix)
-        cluster = query.pop("cluster", None)
-        if cluster is not None:
-            if cluster.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-                raise ValueError(f"cluster in {url!r} must be 1 or 0")
-            options.setdefault("cluster", cluster.lower() in ("1", "true", "yes", "on"))
-        base_url = url.split("?", 1)[0]
-        return create_redis_session_store(url=base_url, **options)
-    raise ValueError(
-        f"unknown store URL scheme {parts.scheme!r} in {url!r}; use memory://, file://, sqlite:// or redis://"
-    )
+    options.pop("create", None)
+    if kept:
+        base = _unix_url(base, kept, shown)
+    return create_redis_session_store(url=base, **options)
 
 
 def __getattr__(name: str) -> Any:
