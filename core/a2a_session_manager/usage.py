@@ -24,7 +24,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.token_usage import TokenSummary, TokenUsage
@@ -312,6 +312,17 @@ class UsageReport(BaseModel):
         """Estimated USD cost of the priced events."""
         return self.total.total_estimated_cost_usd
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float | None:
+        """Estimated USD cost of the priced events; None when tokens were recorded and none had a price.
+
+        Unlike ``total_cost_usd`` (0.0 then), this never reads "no price known" as "free";
+        it is in the report's JSON, next to ``unpriced_tokens``.
+        """
+        return cost_usd(self.total)
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def unpriced_tokens(self) -> int:
         """Tokens whose model had no price (not included in the cost)."""

@@ -8,11 +8,15 @@ import pytest
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.models.token_usage import TokenUsage
+from a2a_session_manager.models.token_usage import TokenSummary, TokenUsage
 from a2a_session_manager.storage import InMemorySessionStore
 from a2a_session_manager.usage import (
     UsageReport,
     asummarize_tree,
+    cost_usd,
+    format_cost,
+    format_tokens,
+    format_usd,
     summarize_session,
     summarize_tree,
     usage_from_langchain,
@@ -270,3 +274,71 @@ def test_a_report_is_plain_json() -> None:
     parent, _ = _tree(store)
     report = summarize_tree(parent, store)
     assert UsageReport.model_validate_json(report.model_dump_json()) == report
+
+
+# ---------------------------------------------------------------------- formatting
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (0.0, "$0.00"),
+        (1234.5, "$1,234.50"),
+        (12.3456, "$12.35"),
+        (0.5, "$0.5000"),
+        (0.0123, "$0.0123"),
+        (0.000137, "$0.000137"),
+        (0.0000108, "$0.0000108"),
+        (0.00000005, "$0.00000005"),
+        (0.000000001, "$0.000000001"),
+    ],
+)
+def test_usd_amounts_keep_three_significant_digits_below_a_dollar(amount: float, text: str) -> None:
+    assert format_usd(amount) == text
+
+
+def test_a_cost_without_a_price_reads_unpriced_and_a_summary_says_how_many_tokens() -> None:
+    priced = TokenUsage(prompt_tokens=1000, completion_tokens=200, model="gpt-4o")
+    local = TokenUsage(prompt_tokens=1000, completion_tokens=200, model="my-local-llm")
+    assert local.estimated_cost_usd is None and priced.estimated_cost_usd is not None
+    assert format_cost(local) == "unpriced"
+    assert format_cost(priced) == format_usd(priced.estimated_cost_usd)
+    only_local = TokenSummary()
+    only_local.add_usage(local)
+    assert only_local.total_estimated_cost_usd == 0.0  # the sum of what had a price...
+    assert cost_usd(only_local) is None  # ...which is not "free"
+    assert format_cost(only_local) == "1,200 unpriced tokens"
+    mixed = TokenSummary()
+    mixed.add_usage(priced)
+    mixed.add_usage(local)
+    assert cost_usd(mixed) == priced.estimated_cost_usd
+    assert format_cost(mixed) == f"{format_usd(priced.estimated_cost_usd)} + 1,200 unpriced tokens"
+    assert format_cost(TokenSummary()) == "$0.00"
+    assert format_cost(None) == "unpriced" and format_cost(None, unpriced_tokens=5) == "5 unpriced tokens"
+    assert format_cost(0.0123, unpriced_tokens=1200) == "$0.0123 + 1,200 unpriced tokens"
+    assert "$0.000000" not in " ".join(format_cost(x) for x in (local, only_local, mixed))
+
+
+def test_estimated_counts_are_marked_and_exact_ones_are_not() -> None:
+    exact = TokenUsage(prompt_tokens=1000, completion_tokens=234, model="gpt-4o")
+    guess = TokenUsage(prompt_tokens=150, completion_tokens=25, origin="estimated")
+    assert format_tokens(exact) == "1,234 tokens"
+    assert format_tokens(guess) == "~175 tokens (estimated)"
+    summary = TokenSummary()
+    summary.add_usage(exact)
+    summary.add_usage(guess)
+    assert format_tokens(summary) == "~1,409 tokens (175 estimated)"
+    assert format_tokens(1234, estimated_tokens=1234) == "~1,234 tokens (estimated)"
+    assert format_tokens(0) == "0 tokens"
+
+
+def test_a_report_says_null_for_its_cost_when_nothing_had_a_price() -> None:
+    session = Session()
+    session.add_event(_event(EventSource.LLM, TokenUsage(prompt_tokens=900, completion_tokens=300, model="x-llm")))
+    report = summarize_session(session)
+    assert report.cost_usd is None and report.unpriced_tokens == 1200
+    dumped = report.model_dump(mode="json")
+    assert dumped["cost_usd"] is None and dumped["unpriced_tokens"] == 1200
+    assert format_cost(report) == "1,200 unpriced tokens"
+    assert UsageReport.model_validate_json(report.model_dump_json()) == report
+    session.add_event(_event(EventSource.LLM, TokenUsage(prompt_tokens=10, completion_tokens=5, model="gpt-4o")))
+    partly = summarize_session(session)
+    assert partly.cost_usd == partly.total_cost_usd > 0
