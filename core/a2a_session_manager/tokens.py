@@ -186,6 +186,9 @@ class _NoLocalData(Exception):
 _ENCODINGS: dict[str, Any] = {}
 _UNAVAILABLE = object()
 _LOAD_LOCK = threading.Lock()
+# Whether "exact counts unavailable" was logged: once per process, not once per encoding
+# (each of cl100k_base and o200k_base failed and warned on its own, so users saw it twice).
+_WARNED = False
 
 
 def clear_encoding_cache() -> None:
@@ -223,14 +226,21 @@ def get_encoding(name: str) -> Any | None:
         if cached is None:
             try:
                 cached = _build_encoding(name)
-            except MissingDependencyError as exc:
-                logger.warning("exact token counts unavailable, estimating instead: %s", exc)
-                cached = _UNAVAILABLE
-            except _NoLocalData as exc:
-                logger.warning("exact token counts unavailable for %s, estimating instead: %s", name, exc)
+            except (MissingDependencyError, _NoLocalData) as exc:
+                _warn_unavailable(name, exc)
                 cached = _UNAVAILABLE
             _ENCODINGS[name] = cached
     return None if cached is _UNAVAILABLE else cached
+
+
+def _warn_unavailable(name: str, exc: Exception) -> None:
+    """Log once per process that counts are estimates (later failures at debug level); holds _LOAD_LOCK."""
+    global _WARNED
+    if _WARNED:
+        logger.debug("exact token counts unavailable for %s, estimating instead: %s", name, exc)
+        return
+    _WARNED = True
+    logger.warning("exact token counts unavailable (%s), estimating instead: %s", name, exc)
 
 
 def _build_encoding(name: str) -> Any:

@@ -134,6 +134,23 @@ def test_without_tiktoken_counts_are_flagged_estimates(monkeypatch: pytest.Monke
     assert tokens.count_messages_tokens([{"role": "user", "content": "x" * 8}], "gpt-4o") == 3 + 1 + 2 + 3
 
 
+def test_missing_tiktoken_is_warned_about_once_per_process(
+    monkeypatch: pytest.MonkeyPatch, fresh_encodings: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "tiktoken", None)
+    monkeypatch.setattr(tokens, "_WARNED", False, raising=False)  # as in a fresh process
+    with caplog.at_level("DEBUG", logger="a2a_session_manager.tokens"):
+        # Both encodings (cl100k for gpt-4, o200k for gpt-4o and the rest) fail to load.
+        TokenUsage.from_text("What is the weather?", "Sunny.", model="gpt-4")
+        TokenUsage.from_text("What is the weather?", "Sunny.", model="gpt-4o")
+        count_text_tokens("hi", "claude-sonnet-4-5")
+        tokens.clear_encoding_cache()  # a retry after clearing the cache does not repeat it either
+        count_text_tokens("hi", "gpt-4o")
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "pip install 'a2a-session-manager[tiktoken]'" in warnings[0].getMessage()
+
+
 def test_tiktoken_comes_back_after_the_cache_is_cleared(monkeypatch: pytest.MonkeyPatch, fresh_encodings: None) -> None:
     monkeypatch.setitem(sys.modules, "tiktoken", None)
     assert count_text_tokens("hello world", "gpt-4").origin == "estimated"
