@@ -3,25 +3,43 @@
 Layout of ``directory`` (``<stem>`` is the session id escaped into a safe file name)::
 
     <stem>.session.jsonl   the header log: a preamble line, then headers (the last wins)
-    <stem>.events.jsonl    the event log: a preamble line, then one event per line
-    <stem>.records.jsonl   the record log: a preamble line, then put/delete lines
+    <stem>.events.jsonl    the event log: a preamble line, then one event per record
+    <stem>.records.jsonl   the record log: a preamble line, then put/delete records
     .locks/NN.lock         lock files, one per stripe of sessions (never deleted)
 
-Every log is append-only: a write is one ``write`` of complete lines on an ``O_APPEND``
-descriptor (plus an fsync when the store was opened with ``fsync=True``). A log is
-created whole, and rewritten (``replace_events``, compaction of the header and record
-logs) only as temp file + fsync + rename, so a reader sees the old file or the new one. Each store object keeps, per
-session, an index of line offsets (and event ids once it appends), validated on every
-call against the file (inode, device and the random generation in the preamble line)
-and extended by reading only the bytes written since, by any process. A final line
-without its newline is a write that never finished: it is not an acknowledged event,
-reads ignore it and the next append cuts it off under the lock.
+Every log is append-only: a write is one ``write`` of one *unit* on an ``O_APPEND``
+descriptor (plus an fsync when the store was opened with ``fsync=True``). A unit is one
+record (an event, a header, a record line) ended by LF, or the records of one batch
+(``append_events``, ``put_records``) separated by CR and ended by one LF: the LF
+commits the unit. A unit without its LF is a write that never finished (a process
+killed inside it): it was not acknowledged, reads ignore all of it and the next write
+cuts it off under the lock, so a batch is stored whole or not at all. CR is JSON
+whitespace and never occurs raw inside our JSON, so logs written before units existed
+(LF only) read the same. Line numbers in error messages count records (CR or LF ends
+one), as Python's text mode and ``bytes.splitlines`` do.
 
-Stems: ``s-`` then the id with ``_`` as ``__``, an upper-case letter as ``_`` plus its
-lower case, and ``:`` as ``_-``; only ``a-z 0-9 - . @ _`` remain, so names are distinct
-on case-insensitive file systems and valid on Windows. An id whose escaped form is
-too long becomes ``h-<escaped head>~<sha256>`` (its full id is read from its header
-when listing: every preamble carries the id). No id can produce a separator or a name outside ``directory``.
+A log is created whole, and rewritten (``replace_events``, compaction of the header and
+record logs) only as temp file + fsync + rename, so a reader sees the old file or the
+new one. Each store object keeps, per session, an index of record offsets (and event
+ids once it appends), validated on every call against the file (inode, device and the
+random generation in the preamble line) and extended by reading only the bytes written
+since, by any process.
+
+Stems: ``s-`` then the id with ``_`` as ``__``, an upper-case ASCII letter as ``_`` plus
+its lower case, ``:`` as ``_-`` and every character outside ``a-z 0-9 - . @`` as
+``_.<hex code point>.`` (``/`` is ``_.2f.``, ``é`` is ``_.e9.``). Stems are ASCII in
+that closed alphabet, so a name never holds a separator, never is ``.`` or ``..`` or a
+Windows device name (it starts with ``s-``), its byte length is its character count, and
+distinct ids give names distinct on case-insensitive and normalising file systems. Ids
+the earlier rules allowed (``A-Z a-z 0-9 - _ . : @``) keep the names they had. An id
+whose escaped form is too long becomes ``h-<escaped head>~<sha256>`` (its full id is read
+from its header when listing: every preamble carries the id).
+
+Permissions: files the store creates are ``0600`` and the folders it creates (the store
+folder, ``.locks``) ``0700``, narrowed further by the umask; existing ones keep their modes.
+A folder this process may only read (permissions, a read-only mount) serves every read:
+lock files are opened read-only (``flock`` needs no write access), or skipped when
+missing; every write raises ``StorageError`` naming the folder and changes nothing.
 
 Locking: ``flock`` on one of ``_STRIPES`` lock files (exclusive to write, shared to
 read), plus a thread lock per stripe, because ``flock`` does not exclude threads that
@@ -34,6 +52,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import fcntl
 import hashlib
 import json
@@ -52,7 +71,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from a2a_session_manager.exceptions import CorruptSessionError, StorageError
+from a2a_session_manager._ids import MAX_SESSION_ID_LENGTH
+from a2a_session_manager.exceptions import CorruptSessionError, SessionManagerError, StorageError
 from a2a_session_manager.storage import create_file_session_store
 from a2a_session_manager.storage.base import EventRow, SessionStore
 from a2a_session_manager.storage.codec import CHILD_KIND, RUN_KIND
@@ -77,21 +97,37 @@ _RECORDS = ".records.jsonl"
 _LOG_MAGIC = "a2a-session-manager"
 _INDEX_ATTR = {_HEADER: "header", _EVENTS: "events", _RECORDS: "records"}
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FILE_MODE = 0o600
+"""Mode of every file the store creates (transcripts are private; the umask can only narrow it)."""
+_DIR_MODE = 0o700
+"""Mode of the folders the store creates (the store folder and ``.locks``)."""
+_DENIED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+"""Errors of a folder this process may only read (permissions, or a read-only mount)."""
 _datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 
 
 # ================================================================== file names
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.@")
+"""Characters a stem keeps as they are: no case, no separator, valid on every OS."""
+
+
 def _escape(sid: str) -> str:
     out = []
     for ch in sid:
-        if "A" <= ch <= "Z":
+        if ch in _PLAIN:
+            out.append(ch)
+        elif "A" <= ch <= "Z":
             out.append("_" + ch.lower())
         elif ch == "_":
             out.append("__")
         elif ch == ":":
             out.append("_-")
         else:
-            out.append(ch)
+            # Any other character (``/``, space, ``*``, non-ASCII...) as its code point in
+            # lower-case hex between ``_.`` and ``.``: file names stay ASCII in a closed
+            # alphabet, so no file system folds two ids onto one name (case, Unicode
+            # normalisation) and byte length is the character count.
+            out.append(f"_.{ord(ch):x}.")
     return "".join(out)
 
 
@@ -111,6 +147,17 @@ def _unescape(text: str) -> str | None:
             out.append(":")
         elif "a" <= nxt <= "z":
             out.append(nxt.upper())
+        elif nxt == ".":
+            stop = text.find(".", i + 2)
+            digits = text[i + 2 : stop]
+            if stop < 0 or not 0 < len(digits) <= 6 or digits.strip("0123456789abcdef"):
+                return None
+            code = int(digits, 16)
+            if code > 0x10FFFF:
+                return None
+            out.append(chr(code))
+            i = stop + 1
+            continue
         else:
             return None
         i += 2
@@ -140,6 +187,11 @@ def _stem_prefix(stem: str) -> str | None:
     if stem.startswith("h-") and "~" in stem:
         return _unescape(stem[2 : stem.index("~")])
     return None
+
+
+def _is_id(text: str) -> bool:
+    """Whether ``text`` is a session id the store could have written (names of other files are skipped)."""
+    return 0 < len(text) <= MAX_SESSION_ID_LENGTH and text.isprintable()
 
 
 # ================================================================ log indexes
@@ -211,8 +263,12 @@ class FileSessionStore(SessionStore):
     loss (one fsync per write). Needs a POSIX system (``fcntl``) and a local file
     system whose ``flock`` works across processes (not every network file system).
 
+    Files it creates are private (``0600``, folders ``0700``, narrowed by the umask). A
+    folder this process may only read (permissions, a read-only mount) serves every read;
+    writes then raise ``StorageError`` naming the folder and change nothing.
+
     Args:
-        directory: Folder of the store (created if missing).
+        directory: Folder of the store (created ``0700`` if missing).
         expiration_seconds: TTL of a whole session, refreshed on every write; files'
             modification times are the clock, expired sessions are removed when next
             touched.
@@ -236,9 +292,17 @@ class FileSessionStore(SessionStore):
         self.directory = Path(directory).expanduser().resolve()
         self.fsync = bool(fsync)
         try:
-            (self.directory / ".locks").mkdir(parents=True, exist_ok=True)
+            # Only the store folder itself is made private; parents it creates keep the default mode.
+            self.directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot create the file store directory {self.directory}: {exc}") from exc
+        try:
+            (self.directory / ".locks").mkdir(mode=_DIR_MODE, exist_ok=True)
+        except OSError as exc:
+            # A folder this process may only read still serves reads (see ``_lock_fd``);
+            # its writes fail, each with a StorageError naming the folder.
+            if exc.errno not in _DENIED:
+                raise StorageError(f"cannot create {self.directory / '.locks'}: {exc}") from exc
         self._dir = str(self.directory)
         self._pid = os.getpid()
         self._stripes = [_Stripe() for _ in range(_STRIPES)]
@@ -270,6 +334,18 @@ class FileSessionStore(SessionStore):
             return self._path(sid, _HEADER)
         return f"{self._path(sid, _EVENTS)} line {seq + 2}"
 
+    def _wrap_error(self, exc: BaseException, sid: str | None) -> SessionManagerError:
+        """A denied write names the folder and what it needs (reads of such a folder work)."""
+        if isinstance(exc, OSError) and exc.errno in _DENIED:
+            where = f"session {sid!r}: " if sid else ""
+            why = "is on a read-only file system" if exc.errno == errno.EROFS else "denies this process access"
+            return StorageError(
+                f"{where}the file store folder {self._dir} {why} ({exc.strerror}: {exc.filename}); "
+                "reading it needs read access, writing needs write access to the folder, its files and .locks",
+                session_id=sid,
+            )
+        return super()._wrap_error(exc, sid)
+
     @staticmethod
     def _corrupt(sid: str, path: str, line: int | None, what: str) -> CorruptSessionError:
         where = path if line is None else f"{path} line {line}"
@@ -277,12 +353,61 @@ class FileSessionStore(SessionStore):
 
     # ================================================================== locking
     def _lock_fd(self, sid: str, stripe: _Stripe) -> int:
-        """The stripe's lock file, opened on first use (the stripe's thread lock held)."""
+        """The stripe's lock file, opened on first use (the stripe's thread lock held).
+
+        Raises:
+            PermissionError: The lock file is missing and this process may not create it
+                (``_read_lock_fd`` lets readers go on without it).
+        """
         if stripe.fd is None:
             number = zlib.crc32(sid.encode()) % _STRIPES
             path = os.path.join(self._dir, ".locks", f"{number:02d}.lock")
-            stripe.fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o644)
+            fd = self._open_lock(path)
+            if fd is None:
+                raise PermissionError(errno.EACCES, "cannot create the lock file", path)
+            stripe.fd = fd
         return stripe.fd
+
+    @staticmethod
+    def _open_lock(path: str) -> int | None:
+        """Open (or create) a lock file; read-only when it may not be written; None when absent and uncreatable."""
+        for attempt in range(2):
+            try:
+                return os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, _FILE_MODE)
+            except FileNotFoundError:
+                if attempt:
+                    raise
+                # ``.locks`` is gone (a store folder copied without it): make it again if allowed.
+                try:
+                    os.mkdir(os.path.dirname(path), _DIR_MODE)
+                except FileExistsError:
+                    continue  # another process made it first
+                except OSError as exc:
+                    if exc.errno not in _DENIED:
+                        raise
+                    break
+            except OSError as exc:
+                if exc.errno not in _DENIED:
+                    raise
+                break
+        # A folder this process may only read: ``flock`` needs no write access.
+        try:
+            return os.open(path, os.O_RDONLY | _O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+
+    def _read_lock_fd(self, sid: str, stripe: _Stripe) -> int | None:
+        """The lock file for a reader; None when it is missing and cannot be created.
+
+        Only a folder this process may not write lacks a lock file: no writer of this
+        store's kind can change it then without creating the lock first, and readers
+        already ignore an unterminated tail and see rewrites whole (renames), so
+        reading unlocked returns what the files hold.
+        """
+        try:
+            return self._lock_fd(sid, stripe)
+        except PermissionError:
+            return None
 
     def _stripe(self, sid: str) -> _Stripe:
         if os.getpid() != self._pid:
@@ -293,7 +418,10 @@ class FileSessionStore(SessionStore):
     def _locked(self, sid: str, *, exclusive: bool) -> Iterator[None]:
         stripe = self._stripe(sid)
         with stripe.lock:
-            fd = self._lock_fd(sid, stripe)
+            fd = self._lock_fd(sid, stripe) if exclusive else self._read_lock_fd(sid, stripe)
+            if fd is None:
+                yield
+                return
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             try:
                 yield
@@ -347,7 +475,7 @@ class FileSessionStore(SessionStore):
     def _write_atomic(self, path: str, chunks: Sequence[bytes]) -> None:
         """Write a whole file as temp file + fsync + rename (readers see old or new)."""
         tmp = f"{path}.tmp-{secrets.token_hex(6)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, _FILE_MODE)
         try:
             try:
                 for chunk in chunks:
@@ -418,7 +546,9 @@ class FileSessionStore(SessionStore):
     def _refresh(self, sid: str, path: str, fd: int, index: _LogIndex | None, kind: str) -> _LogIndex:
         """Bring ``index`` up to date with the file open as ``fd`` (reading only new bytes)."""
         st = os.fstat(fd)
-        head = os.pread(fd, 1024, 0)  # a preamble is at most about 350 bytes
+        # A preamble is at most about 3.2 kB: its id JSON-escaped (a 256-character id of
+        # characters outside the BMP takes 12 bytes each) and about 100 bytes more.
+        head = os.pread(fd, 4096, 0)
         nl = head.find(b"\n")
         if nl < 0:
             raise self._corrupt(sid, path, 1, "has no complete preamble line")
@@ -477,11 +607,21 @@ class FileSessionStore(SessionStore):
             raise
 
     def _index_lines(self, sid: str, path: str, index: _LogIndex, data: bytes, base: int) -> None:
+        """Index the lines of ``data``: complete units, read from offset ``base`` of the file."""
         start = 0
         ids = index.ids
         records = index.records
-        while start < len(data):
-            stop = data.index(b"\n", start)
+        size = len(data)
+        has_cr = b"\r" in data  # else LF-terminated lines only: no CR search per line
+        lf = -1
+        while start < size:
+            if lf < start:
+                lf = data.index(b"\n", start)
+            stop = lf
+            if has_cr:
+                cr = data.find(b"\r", start, lf)
+                if cr >= 0 and cr + 1 < lf:  # a CR just before the LF ends a CRLF line instead
+                    stop = cr
             lineno = len(index.offsets) + 2
             index.offsets.append(base + start)
             if ids is not None:
@@ -489,7 +629,7 @@ class FileSessionStore(SessionStore):
             elif records is not None:
                 self._index_record(sid, path, lineno, records, data[start:stop], base + start, stop - start)
             start = stop + 1
-        index.end = base + len(data)
+        index.end = base + size
 
     def _event_id(self, sid: str, path: str, lineno: int, line: bytes) -> str:
         # Fast path for the form our codec writes (id first, a plain string, line closed
@@ -606,9 +746,15 @@ class FileSessionStore(SessionStore):
     def _purge_if_expired(self, sid: str) -> None:
         if self.expiration_seconds is None:
             return
-        with self._locked(sid, exclusive=True):
-            if self._expired(sid):
-                self._purge_locked(sid)
+        try:
+            with self._locked(sid, exclusive=True):
+                if self._expired(sid):
+                    self._purge_locked(sid)
+        except OSError as exc:
+            # A reader of a folder it may not write leaves the expired files in place;
+            # they read as missing all the same.
+            if exc.errno not in _DENIED:
+                raise
 
     @contextmanager
     def _writing(self, sid: str) -> Iterator[None]:
@@ -729,7 +875,7 @@ class FileSessionStore(SessionStore):
                 nonlocal added
                 fresh = _fresh_lines(items, index.ids if index is not None and index.ids is not None else set())
                 added = len(fresh)
-                return b"".join(fresh.values())
+                return _unit(list(fresh.values()))
 
             # Missing (created whole by rename), or vanished since the stat: the general path.
             self._append_log_locked(sid, _EVENTS, new_log)
@@ -765,13 +911,12 @@ class FileSessionStore(SessionStore):
             self._touch(path)
             return 0
         lines = list(fresh.values())
-        data = b"".join(lines)
-        self._write_at_end(fd, index, data)
+        self._write_at_end(fd, index, lines[0] + b"\n" if len(lines) == 1 else _unit(lines))
         pos = index.end
         offsets = index.offsets
         for line_bytes in lines:
             offsets.append(pos)
-            pos += len(line_bytes)
+            pos += len(line_bytes) + 1
         known.update(fresh)
         index.end = index.size = pos
         return len(lines)
@@ -793,6 +938,8 @@ class FileSessionStore(SessionStore):
             data = os.pread(fd, last - first, first)
         finally:
             os.close(fd)
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = data.split(b"\n")
         rows: list[EventRow] = []
         for i, raw in zip(range(lo, hi), lines, strict=False):
@@ -850,7 +997,8 @@ class FileSessionStore(SessionStore):
             if known is None:
                 continue
             if stem.startswith("s-"):
-                if not known.startswith(prefix) or _stem(known) != stem:
+                # Only the canonical name of a valid id is a session (not another file).
+                if not known.startswith(prefix) or not _is_id(known) or _stem(known) != stem:
                     continue
                 sid = known
             else:
@@ -879,7 +1027,7 @@ class FileSessionStore(SessionStore):
         except ValueError:
             meta = None
         sid = meta.get("id") if isinstance(meta, dict) else None
-        if not isinstance(sid, str) or _stem(sid) != os.path.basename(path)[: -len(_HEADER)]:
+        if not isinstance(sid, str) or not _is_id(sid) or _stem(sid) != os.path.basename(path)[: -len(_HEADER)]:
             raise self._corrupt(known + "...", path, 1, "does not hold the id its file name encodes")
         return sid
 
@@ -899,7 +1047,7 @@ class FileSessionStore(SessionStore):
 
     # ================================================================= records
     def _append_records_locked(self, sid: str, lines: list[bytes]) -> None:
-        index = self._append_log_locked(sid, _RECORDS, b"".join(lines))
+        index = self._append_log_locked(sid, _RECORDS, _unit(lines))
         if index is None or index.records is None:
             return
         live = sum(len(keys) for keys in index.records.values())
@@ -910,7 +1058,8 @@ class FileSessionStore(SessionStore):
             fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
             try:
                 chunks = [self._new_preamble(sid)]
-                chunks.extend(os.pread(fd, length + 1, offset) for offset, length in spans)
+                # Each live line with its own LF (in the log it may end a unit's record with CR).
+                chunks.extend(os.pread(fd, length, offset) + b"\n" for offset, length in spans)
             finally:
                 os.close(fd)
             self._write_atomic(path, chunks)
@@ -922,7 +1071,6 @@ class FileSessionStore(SessionStore):
                 {"op": "put", "kind": kind, "key": key, "v": base64.b64encode(value).decode("ascii")},
                 separators=(",", ":"),
             ).encode()
-            + b"\n"
             for key, value in items
         ]
         with self._writing(sid):
@@ -1000,10 +1148,10 @@ class FileSessionStore(SessionStore):
             if keys is None:
                 if not bucket:
                     return
-                lines = [json.dumps({"op": "clear", "kind": kind}, separators=(",", ":")).encode() + b"\n"]
+                lines = [json.dumps({"op": "clear", "kind": kind}, separators=(",", ":")).encode()]
             else:
                 lines = [
-                    json.dumps({"op": "del", "kind": kind, "key": k}, separators=(",", ":")).encode() + b"\n"
+                    json.dumps({"op": "del", "kind": kind, "key": k}, separators=(",", ":")).encode()
                     for k in dict.fromkeys(keys)
                     if k in bucket
                 ]
@@ -1013,12 +1161,22 @@ class FileSessionStore(SessionStore):
 
 
 def _fresh_lines(items: Sequence[tuple[str, str]], known: set[str]) -> dict[str, bytes]:
-    """The encoded lines of the events whose ids are not ``known`` (first of each id, in order)."""
+    """The encoded lines (unterminated) of the events whose ids are not ``known`` (first of each id, in order)."""
     fresh: dict[str, bytes] = {}
     for event_id, line in items:
         if event_id not in known and event_id not in fresh:
-            fresh[event_id] = line.encode("utf-8") + b"\n"
+            fresh[event_id] = line.encode("utf-8")
     return fresh
+
+
+def _unit(lines: Sequence[bytes]) -> bytes:
+    """Records (no line breaks in them) as one unit: CR between them, one LF at the end.
+
+    The LF commits the whole unit: a write cut short (a kill -9 inside a batch) leaves
+    no LF, so readers ignore all of it and the next writer cuts it off, as for a single
+    torn line. CR is JSON whitespace and never occurs raw inside a JSON text.
+    """
+    return b"\r".join(lines) + b"\n"
 
 
 def _write_all(fd: int, data: bytes) -> None:
