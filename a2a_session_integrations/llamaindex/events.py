@@ -25,7 +25,9 @@ only as the ``BaseWorkflowAgent.call_tool`` span). What it writes:
 
 Scoping: added plainly (``dispatcher.add_event_handler(h)`` and
 ``dispatcher.add_span_handler(h)``, or ``h.attach()``) it records everything the
-dispatcher sends it. ``with h.recording():`` / ``async with h.recording():`` attaches
+dispatcher sends it. Added only as an event handler it sees LLM calls but no spans, so
+no tool call and no run: the first LLM call it sees then logs one warning naming
+``attach()``. ``with h.recording():`` / ``async with h.recording():`` attaches
 it to the root dispatcher if needed (and detaches it at the end when it attached it),
 and while any ``recording()`` block of the handler is open it records only what runs
 inside one (a contextvar, inherited by the tasks an agent starts), so two agents on two
@@ -327,6 +329,8 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
     _asked_by: dict[str, str] = PrivateAttr(default_factory=dict)
     _scopes: int = PrivateAttr(default=0)
     _attached_to: list[Dispatcher] = PrivateAttr(default_factory=list)
+    _saw_span: bool = PrivateAttr(default=False)
+    _warned_no_spans: bool = PrivateAttr(default=False)
 
     def __init__(self, session_id: str, store: SessionStore | None = None) -> None:
         BaseEventHandler.__init__(
@@ -431,6 +435,7 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
         **kwargs: Any,
     ) -> SimpleSpan | None:
         """Track runs and tool calls (called by the dispatcher when a span starts)."""
+        self._saw_span = True
         with self._state_lock:
             root = self._span_root.get(parent_span_id or "")
             if root is None:
@@ -527,6 +532,9 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
     def handle(self, event: BaseEvent, **kwargs: Any) -> None:
         """Record LLM chat calls (called by the dispatcher for every event)."""
         if isinstance(event, LLMChatStartEvent):
+            # The LLM call's own span opened before this event: a span handler has seen it.
+            if event.span_id and not self._saw_span and not self._warned_no_spans:
+                self._warn_no_spans()
             if self._wants(event.span_id):
                 with self._state_lock:
                     self._llm_starts[event.span_id or ""] = (
@@ -536,6 +544,18 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
                     )
         elif isinstance(event, LLMChatEndEvent) and event.response is not None and self._wants(event.span_id):
             self._record_llm(event)
+
+    def _warn_no_spans(self) -> None:
+        self._warned_no_spans = True
+        # Logged, not warnings.warn: the dispatcher swallows whatever a handler raises, and
+        # a warnings filter set to "error" would then silently drop this LLM call too.
+        logger.warning(
+            "SessionEventHandler(session_id=%r) receives LlamaIndex events but no spans: it was added "
+            "with add_event_handler() only, so tool calls and agent runs (which LlamaIndex reports "
+            "only as spans) are not recorded. Use handler.attach() (or `with handler.recording():`), "
+            "which adds it as both event and span handler.",
+            self.session_id,
+        )
 
     def _record_llm(self, event: LLMChatEndEvent) -> None:
         response = event.response
