@@ -1,6 +1,8 @@
 """Redis store: the ``SessionStore`` primitives on redis-py, sync and ``redis.asyncio``.
 
-Key layout (``P`` is ``key_prefix``, ``S`` the session id)::
+Key layout (``P`` is ``key_prefix``, ``S`` the session id encoded by ``quote_id``: every
+character outside ``A-Z a-z 0-9 - _ . : @`` becomes ``%XX``, so an id can never hold a
+glob character, a brace or ``%`` of its own, and ids of 0.2 encode to themselves)::
 
     P{S}:h          string  header JSON (its existence is the session's existence)
     P{S}:e          list    event lines, in order (position = seq)
@@ -9,7 +11,8 @@ Key layout (``P`` is ``key_prefix``, ``S`` the session id)::
     P{S}:r:<kind>   hash    record key -> value
     P{S}:z:<kind>   zset    record keys, score 0 (lexicographic listing)
 
-Every key of a session carries the hash tag ``{S}``, so a Redis Cluster keeps them in
+Every key of a session carries the hash tag ``{S}`` (never broken: ``S`` holds no brace),
+so a Redis Cluster keeps them in
 one slot and each write is one Lua script over one slot. No command ever touches two
 sessions: a parent's child links are records on the parent's own keys, written by a
 separate, idempotent command. Every read goes to the server (there is no cache), and
@@ -21,14 +24,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import re
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
+from a2a_session_manager._ids import check_session_id, quote_id, unquote_id
 from a2a_session_manager._optional import require
-from a2a_session_manager.exceptions import CorruptSessionError, SessionManagerError, StoreUnavailableError
+from a2a_session_manager.exceptions import (
+    CorruptSessionError,
+    InvalidSessionIdError,
+    SessionManagerError,
+    StorageError,
+    StoreUnavailableError,
+)
 from a2a_session_manager.storage import codec, create_redis_session_store
 from a2a_session_manager.storage.base import EventRow, SessionStore
 
@@ -36,12 +48,36 @@ __all__ = ["RedisSessionStore", "create_redis_session_store"]
 
 T = TypeVar("T")
 
+_log = logging.getLogger(__name__)
+
 _NEVER_DECODE = "NEVER_DECODE"
 """redis-py's per-command option to return raw bytes whatever the client's decode setting."""
 _FORBIDDEN_PREFIX_CHARS = frozenset("*?[]{}\\^")
 _GLOB_CHARS = "\\*?[]"
 _HIGH = b"\xff"
 """Sorts after every byte of a record key (keys are ASCII), to bound a prefix range."""
+_CODE_RE = re.compile(r"[A-Z][A-Z0-9_]+")
+_CERT_REQS = ("none", "optional", "required")
+_TLS_PATHS = ("ssl_ca_certs", "ssl_ca_path", "ssl_certfile", "ssl_keyfile")
+_NOT_SENT = ("connecting to", "timeout connecting")
+"""How redis-py's messages start when the command never left (connect failed)."""
+
+# What the operator should do when the server refuses a command, by the reply's code.
+# Scripts are atomic and these refusals hit a script's first write (the server state they
+# depend on cannot change while a script runs), so nothing of the refused call was written.
+_REFUSALS = {
+    "OOM": "it is out of memory (maxmemory reached under noeviction). Nothing was written and nothing "
+    "stored was lost; raise maxmemory or free memory on the server, then retry",
+    "READONLY": "it is a read-only replica. Nothing was written; point the store at the primary",
+    "MISCONF": "it cannot persist to disk and stops writes until it can (see the server's log). Nothing "
+    "was written; fix the server's disk or persistence settings, then retry",
+    "NOPERM": "the Redis user lacks a permission this store needs; grant it in the server's ACL "
+    "(commands EVALSHA, EVAL, GET, LRANGE, LLEN, HGET, SCAN on the store's key_prefix)",
+    "NOREPLICAS": "too few replicas acknowledged it (min-replicas-to-write). Nothing was written; retry "
+    "when the replicas are back",
+}
+_RETRY_APPEND = "retrying with the same event is safe: the event id is an idempotency key"
+_RETRY_WRITE = "retrying the same call is safe: every write of this store is idempotent"
 
 
 # ============================================================================ scripts
@@ -58,6 +94,12 @@ local function bad(key, want)
 end
 local function wrong(key, want)
   return redis.error_reply('A2A_WRONGTYPE ' .. key .. ' ' .. redis.call('TYPE', key)['ok'] .. ' ' .. want)
+end
+-- A pcall error: a WRONGTYPE is a foreign key; anything else (OOM, READONLY, MISCONF...)
+-- is the server refusing, passed on in its own words.
+local function failed(reply, key, want)
+  if string.sub(reply['err'], 1, 10) == 'WRONGTYPE ' then return wrong(key, want) end
+  return reply
 end
 -- Every key of the session gets the TTL: h, e, i, k (all base .. suffix, as KEYS[1..4]
 -- are) and the records of each kind; ``kinds`` when the caller has read them already.
@@ -83,18 +125,18 @@ local base = string.sub(h, 1, -2)
 local e, i, k = base .. 'e', base .. 'i', base .. 'k'
 local ttl = tonumber(ARGV[1])
 local hlen = redis.pcall('STRLEN', h)
-if type(hlen) == 'table' then return wrong(h, 'string') end
+if type(hlen) == 'table' then return failed(hlen, h, 'string') end
 local n = redis.pcall('LLEN', e)
-if type(n) == 'table' then return wrong(e, 'list') end
+if type(n) == 'table' then return failed(n, e, 'list') end
 local kinds = nil
 if ttl > 0 then
   kinds = redis.pcall('SMEMBERS', k)
-  if kinds['err'] then return wrong(k, 'set') end
+  if kinds['err'] then return failed(kinds, k, 'set') end
 end
 local added = 0
 for j = 3, #ARGV, 2 do
   local fresh = redis.pcall('HSETNX', i, ARGV[j], n + added)
-  if type(fresh) == 'table' then return wrong(i, 'hash') end
+  if type(fresh) == 'table' then return failed(fresh, i, 'hash') end
   if fresh == 1 then
     redis.call('RPUSH', e, ARGV[j + 1])
     added = added + 1
@@ -256,6 +298,12 @@ _S_LIST_RECORDS = _Script.of(_LIST_RECORDS)
 _S_READ_TAIL = _Script.of(_READ_TAIL)
 _S_READ_SESSION = _Script.of(_READ_SESSION)
 
+_WRITE_SCRIPTS = {
+    _S_APPEND.sha: _RETRY_APPEND,
+    **{s.sha: _RETRY_WRITE for s in (_S_WRITE_HEADER, _S_REPLACE, _S_DELETE, _S_PUT_RECORDS, _S_DELETE_RECORDS)},
+}
+"""Scripts that write, and what to tell a caller whose write may have been applied."""
+
 
 _AsyncEntry = tuple[asyncio.AbstractEventLoop, Any, AsyncGenerator[None, None], "asyncio.Task[Any] | None"]
 """A loop's async client: (loop, client, the guard closing it with the loop, cluster discovery)."""
@@ -307,6 +355,49 @@ def _client_address(client: Any) -> str:
     return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
 
 
+def _config_policy(reply: Any) -> str | None:
+    """The policy from a ``CONFIG GET maxmemory-policy`` reply (a dict, keys str or bytes)."""
+    if not isinstance(reply, dict):
+        return None
+    for name, value in reply.items():
+        if _text(name) == "maxmemory-policy" and value:
+            return _text(value)
+    return None
+
+
+def _info_policy(reply: Any) -> str | None:
+    """The policy from an ``INFO memory`` reply (redis-py's parsed dict)."""
+    if not isinstance(reply, dict):
+        return None
+    value = reply.get("maxmemory_policy")
+    return _text(value) if isinstance(value, (str, bytes)) and value else None
+
+
+def _reply_code(redis: Any, exc: Exception) -> str:
+    """The code of an error reply (``OOM``, ``READONLY``, ``MISCONF``, ``WRONGTYPE``...).
+
+    redis-py strips the code from the replies it maps to classes, so those are named by
+    class; any other reply keeps its code as the first word.
+    """
+    errors = redis.exceptions
+    for cls, code in (
+        (errors.OutOfMemoryError, "OOM"),
+        (errors.ReadOnlyError, "READONLY"),
+        (errors.NoPermissionError, "NOPERM"),
+        (errors.MovedError, "MOVED"),
+        (errors.AskError, "ASK"),
+        (errors.TryAgainError, "TRYAGAIN"),
+        (errors.MasterDownError, "MASTERDOWN"),
+        (errors.ClusterDownError, "CLUSTERDOWN"),
+        (errors.ClusterCrossSlotError, "CROSSSLOT"),
+        (errors.ExecAbortError, "EXECABORT"),
+    ):
+        if isinstance(exc, cls):
+            return code
+    first = str(exc).split(" ", 1)[0]
+    return first if _CODE_RE.fullmatch(first) else "ERR"
+
+
 def check_key_prefix(key_prefix: object) -> str:
     """Validate a Redis key prefix.
 
@@ -332,6 +423,23 @@ def check_key_prefix(key_prefix: object) -> str:
     return key_prefix
 
 
+def _check_tls(options: dict[str, Any], *, uses_tls: bool) -> dict[str, Any]:
+    """The TLS options that were given, checked; redis-py takes them as they are."""
+    given = {name: value for name, value in options.items() if value is not None}
+    for name in _TLS_PATHS:
+        if name in given and (not isinstance(given[name], str) or not given[name]):
+            raise ValueError(f"{name} must be a file or directory path (a non-empty str), not {given[name]!r}")
+    reqs = given.get("ssl_cert_reqs")
+    if reqs is not None and reqs not in _CERT_REQS:
+        raise ValueError(f"ssl_cert_reqs must be one of {', '.join(_CERT_REQS)}, not {reqs!r}")
+    check = given.get("ssl_check_hostname")
+    if check is not None and not isinstance(check, bool):
+        raise TypeError(f"ssl_check_hostname must be a bool, not {type(check).__name__}")
+    if given and not uses_tls:
+        raise ValueError(f"{', '.join(given)} need TLS: use a rediss:// URL or ssl=True")
+    return given
+
+
 class RedisSessionStore(SessionStore):
     """Sessions in Redis: one list per session for events, one Lua script per write.
 
@@ -339,6 +447,13 @@ class RedisSessionStore(SessionStore):
     and atomic on the server, so concurrent writers lose nothing. Acknowledged writes are
     on the server; whether they survive a server crash is the server's ``appendonly`` /
     ``appendfsync`` setting. Nothing is cached in the process: every read asks the server.
+
+    On first use the store reads the server's ``maxmemory-policy`` once (``CONFIG GET``,
+    else ``INFO memory``; on a cluster, every node known then) and refuses a policy that
+    lets the server evict keys: ``allkeys-*`` always, ``volatile-*`` when the store sets a
+    TTL. Evicting one key of a session silently breaks it (a session that reads as
+    missing while its events remain, an idempotency index gone so retries duplicate).
+    It also refuses a cluster node reached without ``cluster=True``.
 
     Args:
         host: Server host (ignored when ``url`` or ``client`` is given).
@@ -362,10 +477,22 @@ class RedisSessionStore(SessionStore):
             ``host``/``port`` or ``url`` name any one node, the others are discovered.
             Each session's keys share one hash slot, so every write stays one script on
             one node. ``db`` must be 0 (a cluster has only database 0).
+        allow_eviction: Use a server whose ``maxmemory-policy`` may evict this store's
+            keys (a cache you accept to lose parts of). Off by default: such a server is
+            refused with ``StorageError`` on first use.
+        ssl_ca_certs: TLS: file of the CA certificates that verify the server (a private
+            CA). Needs ``rediss://`` or ``ssl=True``, as every ``ssl_*`` option does.
+        ssl_ca_path: TLS: directory of CA certificates (OpenSSL's hashed layout).
+        ssl_certfile: TLS: the client's certificate file (servers that ask for one).
+        ssl_keyfile: TLS: the client certificate's private key file.
+        ssl_cert_reqs: TLS: verify the server's certificate: ``"required"`` (redis-py's
+            default), ``"optional"`` or ``"none"``.
+        ssl_check_hostname: TLS: check that the certificate names the host.
 
     Raises:
         MissingDependencyError: redis-py is not installed.
         ValueError: An argument is invalid (the message names it).
+        TypeError: ``cluster``, ``allow_eviction`` or ``ssl_check_hostname`` is not a bool.
     """
 
     _async_native = True
@@ -385,6 +512,13 @@ class RedisSessionStore(SessionStore):
         async_client: Any = None,
         socket_timeout: float = 5.0,
         cluster: bool = False,
+        allow_eviction: bool = False,
+        ssl_ca_certs: str | None = None,
+        ssl_ca_path: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ssl_cert_reqs: str | None = None,
+        ssl_check_hostname: bool | None = None,
     ) -> None:
         redis = require("redis", extra="redis", feature="RedisSessionStore")
         # RedisClusterException (e.g. no node reachable) does not derive from RedisError.
@@ -404,14 +538,28 @@ class RedisSessionStore(SessionStore):
             raise TypeError(f"cluster must be a bool, not {type(cluster).__name__}")
         if cluster and (db != 0 or (url is not None and urlsplit(url).path.strip("/") not in ("", "0"))):
             raise ValueError("a Redis Cluster has only database 0: drop db (or the /N of the URL)")
+        if not isinstance(allow_eviction, bool):
+            raise TypeError(f"allow_eviction must be a bool, not {type(allow_eviction).__name__}")
+        tls: dict[str, Any] = {"ssl_ca_certs": ssl_ca_certs, "ssl_ca_path": ssl_ca_path, "ssl_certfile": ssl_certfile}
+        tls |= {"ssl_keyfile": ssl_keyfile, "ssl_cert_reqs": ssl_cert_reqs, "ssl_check_hostname": ssl_check_hostname}
+        self._tls: dict[str, Any] = _check_tls(tls, uses_tls=ssl or (url or "").lower().startswith("rediss:"))
+        if self._tls and (client is not None or async_client is not None):
+            raise ValueError(
+                f"{', '.join(self._tls)}: TLS options apply to connections the store opens; "
+                "give them to the client you pass instead"
+            )
         self.cluster = cluster
+        self.allow_eviction = allow_eviction
+        # Set once the server's eviction policy (and cluster mode) passed the check.
+        self._server_ok = False
         self._redis = redis
         self._host, self._port, self._db = host, port, db
         self._password, self._ssl, self._url = password, ssl, url
         self._socket_timeout = float(socket_timeout)
         self._given_client = client
         self._given_async = async_client
-        self._client: Any = client
+        # Set by _sync() once the server passed the check (a given client too).
+        self._client: Any = None
         self._client_lock = threading.Lock()
         # Async clients are bound to the event loop they were created in: one per loop.
         self._aclients: dict[int, _AsyncEntry] = {}
@@ -428,7 +576,9 @@ class RedisSessionStore(SessionStore):
 
     # ============================================================== keys
     def _base(self, sid: str) -> str:
-        return f"{self.key_prefix}{{{sid}}}:"
+        # The encoded id: no glob character, brace or space of its own, so it can never
+        # match other sessions' keys in SCAN, break the hash tag or collide (a prefix code).
+        return f"{self.key_prefix}{{{quote_id(sid)}}}:"
 
     def _session_keys(self, sid: str) -> tuple[str, str, str, str]:
         base = self._base(sid)
@@ -455,6 +605,7 @@ class RedisSessionStore(SessionStore):
             "socket_timeout": self._socket_timeout,
             "socket_connect_timeout": self._socket_timeout,
             "retry": self._retry(retry_class),
+            **self._tls,
         }
 
     def _sync(self) -> Any:
@@ -462,13 +613,34 @@ class RedisSessionStore(SessionStore):
         if client is None:
             with self._client_lock:
                 if self._client is None:
-                    kwargs = self._connect_kwargs(self._redis.retry.Retry)
-                    if self.cluster:
-                        self._client = self._new_client(self._redis.cluster.RedisCluster, kwargs, with_db=False)
-                    else:
-                        self._client = self._new_client(self._redis.Redis, kwargs, with_db=True)
+                    made = self._given_client if self._given_client is not None else self._make_sync()
+                    try:
+                        if not self._server_ok:
+                            self._check_server(made)
+                    except BaseException:
+                        if made is not self._given_client:
+                            made.close()
+                        raise
+                    self._client = made
                 client = self._client
         return client
+
+    def _make_sync(self) -> Any:
+        kwargs = self._connect_kwargs(self._redis.retry.Retry)
+        if not self.cluster:
+            return self._new_client(self._redis.Redis, kwargs, with_db=True)
+        try:
+            # The sync RedisCluster discovers the cluster here, in its constructor.
+            return self._new_client(self._redis.cluster.RedisCluster, kwargs, with_db=False)
+        except self._redis.exceptions.RedisClusterException as exc:
+            probe = self._new_client(self._redis.Redis, kwargs, with_db=True)
+            try:
+                info = probe.info("cluster")
+            except self._driver_errors:
+                raise exc from None  # the node cannot tell: keep redis-py's own error
+            finally:
+                probe.close()
+            raise self._not_a_cluster(info) or exc from exc
 
     def _new_client(self, cls: Any, kwargs: dict[str, Any], *, with_db: bool) -> Any:
         if self._url is not None:
@@ -480,6 +652,8 @@ class RedisSessionStore(SessionStore):
     async def _async(self) -> Any | None:
         """The async client for the running loop, or None to run the sync client in a thread."""
         if self._given_async is not None:
+            if not self._server_ok:
+                await self._acheck_server(self._given_async)
             return self._given_async
         if self._given_client is not None:
             return None
@@ -487,7 +661,7 @@ class RedisSessionStore(SessionStore):
         entry = self._aclients.get(id(loop))
         if entry is not None and entry[0] is loop:
             if entry[3] is not None and not entry[3].done():
-                await asyncio.shield(entry[3])  # another task is still discovering the cluster
+                await asyncio.shield(entry[3])  # another task is still preparing the client
             return entry[1]
         aredis = require("redis.asyncio", extra="redis", feature="RedisSessionStore")
         kwargs = self._connect_kwargs(require("redis.asyncio.retry", extra="redis", feature="RedisSessionStore").Retry)
@@ -501,9 +675,9 @@ class RedisSessionStore(SessionStore):
         await guard.__anext__()
         # redis-py's async RedisCluster discovers the cluster on first use; tasks that use a
         # new client at once race in that discovery (measured: 1 run in 4 with 8 tasks
-        # failed with "Connection closed by server"). So discover once, here, and make the
-        # other tasks of this loop wait for it.
-        ready = loop.create_task(client.initialize()) if self.cluster else None
+        # failed with "Connection closed by server"). So discover (and check the server)
+        # once, here, and make the other tasks of this loop wait for it.
+        ready = loop.create_task(self._aprepare(client, kwargs)) if self.cluster or not self._server_ok else None
         with self._client_lock:
             for key, (other, _, _, _) in list(self._aclients.items()):
                 if other.is_closed():
@@ -521,6 +695,23 @@ class RedisSessionStore(SessionStore):
                 raise
         return client
 
+    async def _aprepare(self, client: Any, kwargs: dict[str, Any]) -> None:
+        if self.cluster:
+            try:
+                await client.initialize()
+            except self._redis.exceptions.RedisClusterException as exc:
+                aredis = require("redis.asyncio", extra="redis", feature="RedisSessionStore")
+                probe = self._new_client(aredis.Redis, kwargs, with_db=True)
+                try:
+                    info = await probe.info("cluster")
+                except self._driver_errors:
+                    raise exc from None  # the node cannot tell: keep redis-py's own error
+                finally:
+                    await probe.aclose()
+                raise self._not_a_cluster(info) or exc from exc
+        if not self._server_ok:
+            await self._acheck_server(client)
+
     @staticmethod
     async def _close_with_loop(client: Any) -> AsyncGenerator[None, None]:
         try:
@@ -535,7 +726,7 @@ class RedisSessionStore(SessionStore):
         ends. The store can be used again after.
         """
         with self._client_lock:
-            client, self._client = self._client, self._given_client
+            client, self._client = self._client, None
             for key, (loop, _, _, _) in list(self._aclients.items()):
                 if loop.is_closed():
                     del self._aclients[key]
@@ -556,39 +747,188 @@ class RedisSessionStore(SessionStore):
             await entry[2].aclose()
         self.close()
 
+    # ======================================================= server check
+    # Once per store, on first use, off the per-call path: the server's eviction policy
+    # (and, for a plain client, whether the node is a cluster node). A node's answer is
+    # read by _node_facts (sync) / _anode_facts (async); _judge decides.
+    def _is_cluster_client(self, client: Any) -> bool:
+        return isinstance(client, (self._redis.cluster.RedisCluster, self._redis.asyncio.cluster.RedisCluster))
+
+    def _check_server(self, client: Any) -> None:
+        if self._is_cluster_client(client):
+            for node in client.get_nodes():
+                self._judge(self._node_facts(client, {"target_nodes": node})[0], None, node.name)
+        else:
+            self._judge(*self._node_facts(client, None), self._address)
+        self._server_ok = True
+
+    async def _acheck_server(self, client: Any) -> None:
+        if self._is_cluster_client(client):
+            for node in client.get_nodes():
+                self._judge((await self._anode_facts(client, {"target_nodes": node}))[0], None, node.name)
+        else:
+            self._judge(*(await self._anode_facts(client, None)), self._address)
+        self._server_ok = True
+
+    def _node_facts(self, client: Any, node: dict[str, Any] | None) -> tuple[str | None, Any]:
+        """(maxmemory-policy or None, INFO cluster or None) of the client's server or of ``node``."""
+        if node is None:
+            # One round trip for both questions; refusals come back as values.
+            pipe = client.pipeline(transaction=False)
+            pipe.config_get("maxmemory-policy")
+            pipe.info("cluster")
+            config, cluster = (self._answer(v) for v in pipe.execute(raise_on_error=False))
+        else:
+            config, cluster = self._answer(self._ask(client.config_get, "maxmemory-policy", **node)), None
+        policy = _config_policy(config)
+        if policy is None:
+            # CONFIG is disabled or renamed on managed Redis; INFO usually is not.
+            policy = _info_policy(self._answer(self._ask(client.info, "memory", **(node or {}))))
+        return policy, cluster
+
+    async def _anode_facts(self, client: Any, node: dict[str, Any] | None) -> tuple[str | None, Any]:
+        if node is None:
+            pipe = client.pipeline(transaction=False)
+            pipe.config_get("maxmemory-policy")
+            pipe.info("cluster")
+            config, cluster = (self._answer(v) for v in await pipe.execute(raise_on_error=False))
+        else:
+            config, cluster = self._answer(await self._aask(client.config_get, "maxmemory-policy", **node)), None
+        policy = _config_policy(config)
+        if policy is None:
+            policy = _info_policy(self._answer(await self._aask(client.info, "memory", **(node or {}))))
+        return policy, cluster
+
+    def _ask(self, command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except self._redis.exceptions.ResponseError as exc:
+            return exc
+
+    async def _aask(self, command: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await command(*args, **kwargs)
+        except self._redis.exceptions.ResponseError as exc:
+            return exc
+
+    def _answer(self, value: Any) -> Any:
+        """A reply, None for a refused command (disabled, renamed, no permission); raises other errors."""
+        if isinstance(value, self._redis.exceptions.ResponseError):
+            return None
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def _judge(self, policy: str | None, cluster: Any, where: str) -> None:
+        if isinstance(cluster, dict) and str(cluster.get("cluster_enabled", "0")) == "1":
+            raise StorageError(
+                f"Redis server at {where} is a Redis Cluster node (cluster_enabled:1): a plain client would "
+                "see only its keys and be answered MOVED for the others; connect with cluster=True "
+                "(?cluster=1 in the URL)"
+            )
+        if policy is None:
+            _log.warning(
+                "could not read maxmemory-policy of Redis server at %s (CONFIG GET and INFO memory were "
+                "refused); make sure it is noeviction, or the server may evict parts of sessions",
+                where,
+            )
+            return
+        evicts = policy.startswith("allkeys-") or (policy.startswith("volatile-") and self.expiration_seconds)
+        if not evicts or self.allow_eviction:
+            return
+        if policy.startswith("allkeys-"):
+            which = "lets the server delete any key when memory reaches maxmemory"
+        else:
+            which = (
+                "lets the server delete keys that have a TTL when memory reaches maxmemory, and this store "
+                f"gives every key a TTL (expiration_seconds={self.expiration_seconds})"
+            )
+        raise StorageError(
+            f"Redis server at {where} uses maxmemory-policy {policy}, which {which}. Evicting one key of a "
+            "session silently breaks it: a session that reads as missing while its events remain, events "
+            "stored twice after a retry once its idempotency index is gone. Set maxmemory-policy noeviction "
+            "on the server (CONFIG SET maxmemory-policy noeviction, and in redis.conf or your provider's "
+            "parameter group), or pass allow_eviction=True (?allow_eviction=1) if losing parts of sessions "
+            "is acceptable"
+        )
+
+    def _not_a_cluster(self, info: Any) -> StorageError | None:
+        if isinstance(info, dict) and str(info.get("cluster_enabled", "")) == "0":
+            return StorageError(
+                f"Redis server at {self._address} is not a cluster (cluster_enabled:0); drop cluster=1 "
+                "(cluster=True) to use it as a single server"
+            )
+        return None
+
     # ============================================================== errors
     def _wrap_error(self, exc: BaseException, sid: str | None) -> SessionManagerError:
+        return self._typed(exc, sid, None)
+
+    def _typed(self, exc: BaseException, sid: str | None, call: _Call[Any] | None) -> SessionManagerError:
+        """The typed error for a driver error (``call``: the round trip it happened in)."""
         errors = self._redis.exceptions
         where = f"session {sid!r}: " if sid else ""
-        if isinstance(exc, (errors.ConnectionError, errors.TimeoutError, errors.RedisClusterException, OSError)):
-            return StoreUnavailableError(
-                f"{where}Redis server at {self._address} is unavailable ({type(exc).__name__}: {exc}); "
-                f"check that it runs and is reachable (socket_timeout={self._socket_timeout:g}s)",
+        if isinstance(exc, errors.AuthenticationError):
+            return StorageError(
+                f"{where}authentication to the Redis server at {self._address} failed (server said: {exc}); "
+                "check the user name and password (in the URL or password=)",
                 session_id=sid,
             )
-        return super()._wrap_error(exc, sid)
-
-    def _response_error(self, call: _Call[Any], exc: Exception) -> Exception:
-        """A typed error for a key holding a value this store did not write; else ``exc``."""
-        text = str(exc)
-        if text.startswith("A2A_WRONGTYPE "):
-            _, key, found, want = [*text.split(), "?", "?", "?"][:4]
-        elif text.startswith("WRONGTYPE") and call.keys:
-            key, found, want = call.keys[0], "value of another type", "value this store writes"
+        if isinstance(exc, errors.ResponseError):
+            return self._refused(exc, sid, call)
+        if isinstance(exc, errors.TimeoutError):
+            message = (
+                f"{where}Redis server at {self._address} did not answer within "
+                f"socket_timeout={self._socket_timeout:g}s (TimeoutError: {exc})"
+            )
+        elif isinstance(exc, (errors.ConnectionError, errors.RedisClusterException, OSError)):
+            message = (
+                f"{where}Redis server at {self._address} is unavailable ({type(exc).__name__}: {exc}); "
+                f"check that it runs and is reachable (socket_timeout={self._socket_timeout:g}s)"
+            )
         else:
-            return exc
-        return CorruptSessionError(
-            f"session {call.sid!r}: Redis key {key!r} holds a {found}, not the {want} this store keeps "
-            "there (another program uses this key?); nothing was changed. Delete or rename that key, "
-            "or use another key_prefix",
-            session_id=call.sid,
+            return super()._wrap_error(exc, sid)
+        retry = _WRITE_SCRIPTS.get(call.script.sha) if call is not None and call.script is not None else None
+        if retry is not None and not any(m in str(exc).lower() for m in _NOT_SENT):
+            message += f". The write may have been applied; {retry}"
+        return StoreUnavailableError(message, session_id=sid)
+
+    def _refused(self, exc: Exception, sid: str | None, call: _Call[Any] | None) -> StorageError:
+        """A typed error for a reply the server gave instead of a result."""
+        text = str(exc)
+        code = _reply_code(self._redis, exc)
+        if code == "A2A_WRONGTYPE" or (code == "WRONGTYPE" and call is not None and call.keys):
+            if code == "A2A_WRONGTYPE":
+                _, key, found, want = [*text.split(), "?", "?", "?"][:4]
+            else:
+                assert call is not None
+                key, found, want = call.keys[0], "value of another type", "value this store writes"
+            return CorruptSessionError(
+                f"session {sid!r}: Redis key {key!r} holds a {found}, not the {want} this store keeps "
+                "there (another program uses this key?); nothing was changed. Delete or rename that key, "
+                "or use another key_prefix",
+                session_id=sid,
+            )
+        where = f"session {sid!r}: " if sid else ""
+        said = text if text.startswith(code) else f"{code} {text}"
+        if code in ("MOVED", "ASK"):
+            return StorageError(
+                f"{where}Redis server at {self._address} is a Redis Cluster node (it answered {said}); "
+                "connect with cluster=True (?cluster=1 in the URL)",
+                session_id=sid,
+            )
+        hint = _REFUSALS.get(code)
+        why = f": {hint}" if hint else ""
+        return StorageError(
+            f"{where}Redis server at {self._address} refused the command{why} (server said: {said})",
+            session_id=sid,
         )
 
     # ============================================================ execution
     def _do(self, call: _Call[T]) -> T:
-        client = self._sync()
         never: dict[str, Any] = {_NEVER_DECODE: []}
         try:
+            client = self._sync()
             if call.script is None:
                 raw = client.execute_command(call.command, *call.keys, *call.args, **never)
             else:
@@ -598,19 +938,16 @@ class RedisSessionStore(SessionStore):
                 except self._redis.exceptions.NoScriptError:
                     # The server's script cache is empty (new or restarted): EVAL also fills it.
                     raw = client.execute_command("EVAL", s.source, n, *call.keys, *call.args, **{_NEVER_DECODE: []})
-        except self._redis.exceptions.ResponseError as exc:
-            typed = self._response_error(call, exc)
-            if typed is exc:
-                raise
-            raise typed from exc
+        except self._driver_errors as exc:
+            raise self._typed(exc, call.sid, call) from exc
         return call.parse(raw)
 
     async def _ado(self, call: _Call[T]) -> T:
-        client = await self._async()
-        if client is None:
-            return await asyncio.to_thread(self._do, call)
         never: dict[str, Any] = {_NEVER_DECODE: []}
         try:
+            client = await self._async()
+            if client is None:
+                return await asyncio.to_thread(self._do, call)
             if call.script is None:
                 raw = await client.execute_command(call.command, *call.keys, *call.args, **never)
             else:
@@ -621,11 +958,8 @@ class RedisSessionStore(SessionStore):
                     raw = await client.execute_command(
                         "EVAL", s.source, n, *call.keys, *call.args, **{_NEVER_DECODE: []}
                     )
-        except self._redis.exceptions.ResponseError as exc:
-            typed = self._response_error(call, exc)
-            if typed is exc:
-                raise
-            raise typed from exc
+        except self._driver_errors as exc:
+            raise self._typed(exc, call.sid, call) from exc
         return call.parse(raw)
 
     # ============================================================== decoding
@@ -797,16 +1131,22 @@ class RedisSessionStore(SessionStore):
         return self._do(self._plan_read_session(sid))
 
     def _scan_pattern(self, prefix: str) -> str:
-        return f"{_glob_escape(self.key_prefix)}{{{_glob_escape(prefix)}*}}:h"
+        # quote_id keeps prefixes and yields no glob character: an id prefix such as "*"
+        # or "[ab]?" matches only ids that start with it, literally.
+        return f"{_glob_escape(self.key_prefix)}{{{quote_id(prefix)}*}}:h"
 
     def _scan_ids(self, keys: set[str]) -> list[str]:
         head, tail = len(self.key_prefix) + 1, len("}:h")
         found = set()
         for key in keys:
-            sid = key[head:-tail]
-            # A key we did not write (e.g. "P{a}b}:h") is not a session of this store.
-            if sid and "{" not in sid and "}" not in sid:
-                found.add(sid)
+            # A key this store did not write (e.g. "P{a}b}:h", "P{%zz}:h") decodes to None.
+            sid = unquote_id(key[head:-tail])
+            if sid is None:
+                continue
+            try:
+                found.add(check_session_id(sid))
+            except InvalidSessionIdError:
+                continue  # e.g. "P{%0A}:h": an encoding quote_id makes, of an id no one can store
         return sorted(found)
 
     def _scan(self, prefix: str) -> list[str]:
