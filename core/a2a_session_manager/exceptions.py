@@ -2,16 +2,17 @@
 
 ::
 
-    SessionManagerError                      base; .session_id (str | None) on every instance
-    ├── InvalidSessionIdError(ValueError)    the id could escape the store
-    ├── SessionNotFoundError(LookupError)    an operation needs a session that does not exist
-    ├── StorageError                         the backend failed; the driver's error is chained
-    │   ├── CorruptSessionError              stored data unreadable; names the file, key or row
-    │   └── StoreUnavailableError            the server cannot be reached; names the address
-    ├── MissingDependencyError(ImportError)  an extra is missing; the message has the pip line
-    ├── PromptBudgetError(ValueError)        even the essential messages cannot fit the budget
-    ├── SummarizationError                   the summarizer failed; nothing was changed
-    └── ToolProcessingError                  no valid tool call came after the retries
+    SessionManagerError                          base; .session_id (str | None) on every instance
+    ├── InvalidSessionIdError(ValueError)        the id could escape the store
+    ├── InvalidDataError(ValueError, TypeError)  input a store cannot keep exactly; nothing written
+    ├── SessionNotFoundError(LookupError)        an operation needs a session that does not exist
+    ├── StorageError                             the backend failed; the driver's error is chained
+    │   ├── CorruptSessionError                  stored data unreadable; names the file, key or row
+    │   └── StoreUnavailableError                the server cannot be reached; names the address
+    ├── MissingDependencyError(ImportError)      an extra is missing; the message has the pip line
+    ├── PromptBudgetError(ValueError)            even the essential messages cannot fit the budget
+    ├── SummarizationError                       the summarizer failed; nothing was changed
+    └── ToolProcessingError                      no valid tool call came after the retries
 
 The names of 0.1.3 keep working: ``SessionNotFound`` is ``SessionNotFoundError``,
 ``SessionAlreadyExists`` and ``InvalidSessionOperation`` subclass ``SessionManagerError``.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "CorruptSessionError",
+    "InvalidDataError",
     "InvalidSessionIdError",
     "InvalidSessionOperation",
     "MissingDependencyError",
@@ -51,6 +53,18 @@ class SessionManagerError(Exception):
 
 class InvalidSessionIdError(SessionManagerError, ValueError):
     """A session id that could escape the store (path, key pattern, control characters)."""
+
+
+class InvalidDataError(SessionManagerError, ValueError, TypeError):
+    """Input a store cannot keep exactly; nothing was written.
+
+    Raised before any write for: an object that is not a ``SessionEvent``, ``Session``
+    or ``SessionRun`` where one is needed, a value with no JSON form, text holding a
+    lone surrogate (not valid Unicode), or nesting deeper than the encoder allows
+    (about 250 levels). It is a ``TypeError`` for the wrong-type cases callers already
+    caught as such, and a ``ValueError`` for the bad-value ones; the message names the
+    field.
+    """
 
 
 class SessionNotFoundError(SessionManagerError, LookupError):

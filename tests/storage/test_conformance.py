@@ -758,20 +758,32 @@ def test_killing_a_writer_keeps_every_acknowledged_event_and_the_store_writable(
 
 
 # ============================================================ bad ids
-BAD_IDS: list[Any] = ["../x", "a/b", "*", "x\n", "", "a" * 257, ".hidden", "a b", "ü", 5, None, b"bytes"]
-BAD_ID_NAMES = [
-    "dotdot",
-    "slash",
-    "star",
-    "newline",
-    "empty",
-    "257chars",
-    "hidden",
-    "space",
-    "non-ascii",
-    "int",
-    "none",
-    "bytes",
+# Refused: not text, empty, too long, or holding a character that is not printable
+# (control characters, line breaks, DEL, a lone surrogate).
+BAD_IDS: list[Any] = ["", "a\nb", "x\n", "\x00", "a\tb", "\x7f", "\ud800", "a" * 257, 5, None, b"bytes"]
+BAD_ID_NAMES = ["empty", "newline", "end-newline", "nul", "tab", "del", "surrogate", "257chars", "int", "none", "bytes"]
+
+# Accepted since ids became data (API.md): each must round-trip exactly, stay inside the
+# store and never act as a path or a pattern.
+NEW_IDS: list[str] = [
+    "user+1@example.com",
+    "tenant/42",
+    "a b",
+    "../x",
+    "..",
+    ".",
+    "*",
+    "[ab]?",
+    "CON",
+    ".hidden",
+    "%41",
+    "A",  # what %41 would decode to: must stay a different session
+    "a}b{c",
+    "back\\slash",
+    "日本語",
+    "é",
+    "x" * 256,
+    "日" * 256,
 ]
 
 
@@ -833,6 +845,94 @@ async def test_bad_session_ids_are_refused_by_every_method_and_write_nothing(
 
     assert await api.list_sessions() == before_sessions
     assert tree(tmp_path) == before_files
+
+
+def _outside_the_store(root: Path) -> list[str]:
+    """Files under ``root`` that are not the test store's own (``file-store/``, ``store.db*``)."""
+    return [f for f in tree(root) if not f.startswith(("file-store/", "store.db"))]
+
+
+async def test_ids_users_already_have_round_trip_exactly_and_stay_inside_the_store(api: Twin, tmp_path: Path) -> None:
+    siblings_before = sorted(p.name for p in tmp_path.parent.iterdir())
+    runs: dict[str, SessionRun] = {}
+    for sid in NEW_IDS:
+        session = Session(id=sid, state={"who": sid})
+        session.add_event(ev(f"saved {sid}", "e0"))
+        await api.save(session)
+        await api.append_event(sid, ev(f"appended {sid}", "e1"))
+        assert await api.append_events(sid, [ev(f"batch {sid}", "e2"), ev("known id", "e1")]) == 1
+        await api.put_record(sid, "k", "key", sid.encode())
+        runs[sid] = SessionRun()
+        await api.upsert_run(sid, runs[sid])
+
+    assert await api.list_sessions() == sorted(NEW_IDS)
+    for sid in NEW_IDS:
+        loaded = await api.get(sid)
+        assert loaded is not None, sid
+        assert loaded.id == sid
+        assert loaded.state == {"who": sid}
+        assert messages(loaded.events) == [f"saved {sid}", f"appended {sid}", f"batch {sid}"]
+        assert messages(await api.get_events(sid, last_n=1)) == [f"batch {sid}"]
+        assert [seq for seq, _ in await api.get_event_lines(sid)] == [0, 1, 2]
+        assert await api.count_events(sid) == 3
+        assert await api.exists(sid) is True
+        assert await api.get_record(sid, "k", "key") == sid.encode()
+        assert await api.list_records(sid, "k") == [("key", sid.encode())]
+        assert [r.id for r in await api.get_runs(sid)] == [runs[sid].id]
+    assert _outside_the_store(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.parent.iterdir()) == siblings_before
+
+    for n, sid in enumerate(NEW_IDS):
+        assert await api.delete(sid) is True, sid
+        assert await api.get(sid) is None
+        assert await api.get_events(sid) == []
+        assert await api.get_record(sid, "k", "key") is None
+        assert await api.list_sessions() == sorted(NEW_IDS[n + 1 :])
+    assert _outside_the_store(tmp_path) == []
+
+
+async def test_new_ids_link_parents_and_children(api: Twin) -> None:
+    await api.save(Session(id="tenant/42"))
+    await api.save(Session(id="../x", parent_id="tenant/42"))
+    await api.save(Session(id="日本語", parent_id="../x"))
+    root = await api.get("tenant/42")
+    assert root is not None
+    assert root.child_ids == ["../x"]
+    assert [s.id for s in await api.descendants(root)] == ["../x", "日本語"]
+    leaf = await api.get("日本語")
+    assert leaf is not None
+    assert [s.id for s in await api.ancestors(leaf)] == ["../x", "tenant/42"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("*", ["*", "*x"]),
+        ("[", ["[ab]?", "[ab]?z"]),
+        ("[ab]?", ["[ab]?", "[ab]?z"]),
+        ("a?", ["a?"]),
+        ("a", ["a", "a b", "a%20b", "a?", "ab"]),
+        ("a ", ["a b"]),
+        ("%", ["%41"]),
+        ("A", ["A"]),
+        ("tenant/", ["tenant/42", "tenant/420"]),
+        ("tenant%", ["tenant%2F42"]),
+        ("..", ["..", "../x"]),
+        ("日", ["日本語"]),
+        ("{", ["{x}"]),
+        ("\\", ["\\x"]),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, str) else "",
+)
+async def test_list_sessions_prefix_is_literal_text_never_a_pattern(
+    api: Twin, prefix: str, expected: list[str]
+) -> None:
+    ids = ["*", "*x", "[ab]?", "[ab]?z", "a", "b", "ab", "a?", "a b", "a%20b", "%41", "A", "tenant/42", "tenant/420"]
+    ids += ["tenant%2F42", "..", "../x", "日本語", "é", "{x}", "\\x", "x"]
+    for sid in ids:
+        await api.save(Session(id=sid))
+    assert await api.list_sessions(prefix) == sorted(expected)
+    assert await api.list_sessions() == sorted(ids)
 
 
 # ================================================================= TTL

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from pydantic import BaseModel, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from a2a_session_manager.exceptions import InvalidDataError
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
@@ -28,6 +29,10 @@ class Session(BaseModel):
     They read the store this session was loaded from or saved to, else the
     configured default (``SessionStoreProvider``).
     """
+
+    # Python's json writes NaN/Infinity and every reader here accepts them; pydantic's
+    # default would store null, silently changing the value.
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     id: str = Field(default_factory=lambda: str(uuid4()))
     metadata: SessionMetadata = Field(default_factory=SessionMetadata)
@@ -56,7 +61,15 @@ class Session(BaseModel):
 
         Args:
             event: The event; its token usage is added to ``token_summary``.
+
+        Raises:
+            InvalidDataError: ``event`` is not a ``SessionEvent`` (nothing is changed).
         """
+        if not isinstance(event, SessionEvent):
+            raise InvalidDataError(
+                f"session {self.id!r}: add_event() takes a SessionEvent, not {type(event).__name__}",
+                session_id=self.id,
+            )
         if event.seq is None:
             last = self.events[-1].seq if self.events else None
             event.seq = (last + 1) if last is not None else len(self.events)

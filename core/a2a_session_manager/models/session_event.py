@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from a2a_session_manager._ids import new_id
 from a2a_session_manager.models.event_source import EventSource
@@ -25,6 +25,10 @@ class SessionEvent(BaseModel):
     a store keeps one event per id. ``seq`` is the event's position in its session,
     set by the store (or by ``Session.add_event``).
     """
+
+    # Python's json writes NaN/Infinity and every reader here accepts them; pydantic's
+    # default would store null, silently changing the value.
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     id: str = Field(default_factory=new_id)
     timestamp: datetime = Field(default_factory=utc_now)
@@ -63,6 +67,9 @@ class SessionEvent(BaseModel):
 
         Returns:
             The event with ``token_usage`` set.
+
+        Raises:
+            InvalidDataError: ``model`` is not a str, or ``prompt``/``completion`` is not text.
         """
         usage = TokenUsage.from_text(prompt, completion, model)
         return cls(message=message, source=source, type=type, token_usage=usage, **kwargs)

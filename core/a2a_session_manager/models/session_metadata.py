@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["SessionMetadata", "utc_now"]
 
@@ -17,6 +17,10 @@ def utc_now() -> datetime:
 
 class SessionMetadata(BaseModel):
     """Creation and update times plus user properties of a session."""
+
+    # Python's json writes NaN/Infinity and every reader here accepts them; pydantic's
+    # default would store null, silently changing the value.
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     created_at: datetime = Field(default_factory=utc_now)
     updated_at: datetime = Field(default_factory=utc_now)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from a2a_session_manager._ids import new_id
 from a2a_session_manager.models.session_metadata import utc_now
@@ -26,6 +26,10 @@ class RunStatus(str, Enum):
 
 class SessionRun(BaseModel):
     """One run inside a session. Events written during it carry ``task_id == run.id``."""
+
+    # Python's json writes NaN/Infinity and every reader here accepts them; pydantic's
+    # default would store null, silently changing the value.
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     id: str = Field(default_factory=new_id)
     started_at: datetime = Field(default_factory=utc_now)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from a2a_session_manager import pricing, tokens
+from a2a_session_manager.exceptions import InvalidDataError
 
 __all__ = ["TokenOrigin", "TokenSummary", "TokenUsage"]
 
@@ -21,6 +22,9 @@ class TokenUsage(BaseModel):
     ``"counted"`` with the model's tokenizer, or ``"estimated"`` without one.
     ``estimated_cost_usd`` is None when the model has no known price.
     """
+
+    # Stored inside events: NaN stays NaN in JSON, as in SessionEvent.
+    model_config = ConfigDict(ser_json_inf_nan="constants")
 
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
@@ -96,7 +100,15 @@ class TokenUsage(BaseModel):
 
         Returns:
             A usage flagged ``"counted"`` (exact) or ``"estimated"`` (no tokenizer).
+
+        Raises:
+            InvalidDataError: ``model`` is not a str, or a text is neither a str nor None.
         """
+        if not isinstance(model, str):
+            raise InvalidDataError(f"model must be a str (a model name), not {type(model).__name__}")
+        for name, text in (("prompt", prompt), ("completion", completion)):
+            if text is not None and not isinstance(text, str):
+                raise InvalidDataError(f"{name} must be a str or None, not {type(text).__name__}")
         p = tokens.count_text_tokens(prompt, model)
         c = tokens.count_text_tokens(completion, model)
         estimated = "estimated" in (p.origin, c.origin) and bool(prompt or completion)

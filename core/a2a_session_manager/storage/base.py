@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar, cast
 from a2a_session_manager._ids import check_name, check_session_id
 from a2a_session_manager.exceptions import (
     CorruptSessionError,
+    InvalidDataError,
     SessionManagerError,
     SessionNotFoundError,
     StorageError,
@@ -216,20 +217,24 @@ class SessionStore(ABC):
 
     def _op_save(self, session: Session) -> Op[None]:
         sid = session.id
+        # Everything is encoded (and so validated) before the first write: bad input
+        # leaves the store as it was.
         header = codec.dump_header(session)
-        yield ("_write_header", (sid, header))
-        if session.runs:
-            items = [(run.id, codec.dump_run(run)) for run in session.runs]
-            yield ("_put_records", (sid, codec.RUN_KIND, items, None))
+        runs = codec.dump_runs(session.runs, session_id=sid)
         # One attribute read: pydantic private access is slow per event. The ids are those this
         # store (the one the session came from or was saved to) holds; another store holds none.
         same_store = session._store is self
         synced = session._synced_ids if same_store else set()
-        new = [e for e in session.events if e.id not in synced]
-        if new:
-            yield ("_append", (sid, [(e.id, codec.dump_event(e)) for e in new], header))
-        if session.child_ids:
-            links = [(check_session_id(c), b"") for c in session.child_ids]
+        # Anything but a plain event goes to the encoder, which refuses a non-event.
+        new = [e for e in session.events if type(e) is not SessionEvent or e.id not in synced]
+        items = codec.dump_events(new, session_id=sid)
+        links = [(c, b"") for c in session.child_ids]
+        yield ("_write_header", (sid, header))
+        if runs:
+            yield ("_put_records", (sid, codec.RUN_KIND, runs, None))
+        if items:
+            yield ("_append", (sid, items, header))
+        if links:
             yield ("_put_records", (sid, codec.CHILD_KIND, links, None))
         if session.parent_id is not None:
             # After the child's own data: a crash before this line leaves no dangling link.
@@ -250,7 +255,7 @@ class SessionStore(ABC):
         return bool(existed)
 
     def _op_append(self, sid: str, events: Sequence[SessionEvent]) -> Op[int]:
-        items = [(e.id, codec.dump_event(e)) for e in events]
+        items = codec.dump_events(events, session_id=sid)
         if not items:
             return 0
         count = yield ("_append", (sid, items, codec.default_header(sid)))
@@ -282,7 +287,8 @@ class SessionStore(ABC):
         return int(n)
 
     def _op_upsert_run(self, sid: str, run: SessionRun) -> Op[None]:
-        yield ("_put_records", (sid, codec.RUN_KIND, [(run.id, codec.dump_run(run))], codec.default_header(sid)))
+        items = codec.dump_runs([run], session_id=sid)
+        yield ("_put_records", (sid, codec.RUN_KIND, items, codec.default_header(sid)))
 
     def _op_get_runs(self, sid: str) -> Op[list[SessionRun]]:
         rows = yield ("_list_records", (sid, codec.RUN_KIND, "", None, None, False))
@@ -293,10 +299,10 @@ class SessionStore(ABC):
     def _op_replace(self, sid: str, events: Sequence[SessionEvent]) -> Op[None]:
         seen: set[str] = set()
         items = []
-        for e in events:
-            if e.id not in seen:
-                seen.add(e.id)
-                items.append((e.id, codec.dump_event(e)))
+        for event_id, line in codec.dump_events(events, session_id=sid):
+            if event_id not in seen:
+                seen.add(event_id)
+                items.append((event_id, line))
         yield ("_replace_events", (sid, items, codec.default_header(sid)))
 
     def _op_children(self, sid: str) -> Op[list[str]]:
@@ -347,11 +353,16 @@ class SessionStore(ABC):
         events (by id), it never rewrites or removes them (use ``replace_events`` for that).
         The parent's child index gains this session when ``parent_id`` is set.
 
+        Everything is encoded before the first write, so a session that cannot be
+        stored changes nothing.
+
         Args:
             session: The session.
 
         Raises:
             InvalidSessionIdError: The session's, its parent's or a child's id is invalid.
+            InvalidDataError: ``session`` is not a Session, or one of its events, runs or
+                header fields cannot be stored exactly (the message names it).
             StorageError: The backend failed.
         """
         sid = self._check_session(session)
@@ -436,6 +447,8 @@ class SessionStore(ABC):
 
         Raises:
             InvalidSessionIdError: The id is not a valid session id.
+            InvalidDataError: ``event`` is not a SessionEvent or cannot be stored exactly
+                (a lone surrogate, a value with no JSON form, nesting too deep).
             StorageError: The backend failed.
         """
         sid = check_session_id(session_id)
@@ -455,14 +468,20 @@ class SessionStore(ABC):
 
         Returns:
             How many events were new.
+
+        Raises:
+            InvalidSessionIdError: The id is not a valid session id.
+            InvalidDataError: An item is not a SessionEvent or cannot be stored exactly;
+                no event of the batch is written.
+            StorageError: The backend failed.
         """
         sid = check_session_id(session_id)
-        return self._run(sid, self._op_append(sid, list(events)))
+        return self._run(sid, self._op_append(sid, self._event_list(events, sid)))
 
     async def aappend_events(self, session_id: str, events: Sequence[SessionEvent]) -> int:
         """Async twin of `append_events`."""
         sid = check_session_id(session_id)
-        return await self._arun(sid, self._op_append(sid, list(events)))
+        return await self._arun(sid, self._op_append(sid, self._event_list(events, sid)))
 
     def get_events(
         self, session_id: str, start: int = 0, end: int | None = None, last_n: int | None = None
@@ -577,14 +596,18 @@ class SessionStore(ABC):
         Args:
             session_id: The session's id.
             events: The new events, in order (duplicate ids are kept once).
+
+        Raises:
+            InvalidDataError: An item is not a SessionEvent or cannot be stored exactly;
+                the stored events are left as they were.
         """
         sid = check_session_id(session_id)
-        self._run(sid, self._op_replace(sid, list(events)))
+        self._run(sid, self._op_replace(sid, self._event_list(events, sid)))
 
     async def areplace_events(self, session_id: str, events: Sequence[SessionEvent]) -> None:
         """Async twin of `replace_events`."""
         sid = check_session_id(session_id)
-        await self._arun(sid, self._op_replace(sid, list(events)))
+        await self._arun(sid, self._op_replace(sid, self._event_list(events, sid)))
 
     # ================================================================ public: runs
     def upsert_run(self, session_id: str, run: SessionRun) -> None:
@@ -593,6 +616,9 @@ class SessionStore(ABC):
         Args:
             session_id: The session's id.
             run: The run.
+
+        Raises:
+            InvalidDataError: ``run`` is not a SessionRun or cannot be stored exactly.
         """
         sid = check_session_id(session_id)
         self._run(sid, self._op_upsert_run(sid, run))
@@ -750,7 +776,7 @@ class SessionStore(ABC):
     @staticmethod
     def _check_session(session: Session) -> str:
         if not isinstance(session, Session):
-            raise TypeError(f"save() takes a Session, not {type(session).__name__}")
+            raise InvalidDataError(f"save() takes a Session, not {type(session).__name__}")
         sid = check_session_id(session.id)
         if session.parent_id is not None:
             check_session_id(session.parent_id)
@@ -759,6 +785,16 @@ class SessionStore(ABC):
         for child in session.child_ids:
             check_session_id(child)
         return sid
+
+    @staticmethod
+    def _event_list(events: Sequence[SessionEvent], sid: str) -> list[SessionEvent]:
+        # A lone event is iterable (a pydantic model yields its fields): name the mistake.
+        if isinstance(events, (SessionEvent, str, bytes)) or not hasattr(events, "__iter__"):
+            raise InvalidDataError(
+                f"session {sid!r}: events must be a sequence of SessionEvent, not {type(events).__name__}",
+                session_id=sid,
+            )
+        return list(events)
 
     @staticmethod
     def _check_prefix(prefix: str) -> str:
