@@ -383,21 +383,26 @@ for r in range(rounds):
     rd, wr = os.pipe()
     pid = os.fork()
     if pid == 0:  # the writer: batches until killed, acknowledging each once append_events returned
-        os.close(rd)
-        store = FileSessionStore(directory)
-        b = 0
-        while True:
-            store.append_events("k", [SessionEvent(id=f"r{r}b{b}e{j}", message=body) for j in range(per)])
-            os.write(wr, f"r{r}b{b}\n".encode())
-            b += 1
+        try:
+            os.close(rd)
+            store = FileSessionStore(directory)
+            b = 0
+            while True:
+                store.append_events("k", [SessionEvent(id=f"r{r}b{b}e{j}", message=body) for j in range(per)])
+                os.write(wr, f"r{r}b{b}\n".encode())
+                b += 1
+        finally:
+            os._exit(3)
     os.close(wr)
-    # Kill -9 as soon as the log starts growing: most kills land inside a batch's write.
+    # Kill -9 as soon as the log grows: most kills land inside a batch's write.
     start = os.stat(log).st_size
     deadline = time.monotonic() + 60
-    while os.stat(log).st_size <= start and time.monotonic() < deadline:
-        pass
+    while os.stat(log).st_size <= start:
+        if os.waitpid(pid, os.WNOHANG)[0] or time.monotonic() > deadline:
+            sys.exit(f"round {r}: the writer stopped or never wrote before it was killed")
     os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
     with os.fdopen(rd, "rb") as f:
         acked += f.read().decode().split()
 print(json.dumps(acked))
