@@ -1118,16 +1118,16 @@ def _mirror_events(messages: list[Any], new: list[tuple[int, str]], checkpoint_i
     events: list[SessionEvent] = []
     for idx, event_id in new:
         message = messages[idx]
+        if isinstance(message, AIMessage):  # before converting: its results need it even if it fails
+            for call in message.tool_calls:
+                if call.get("id"):
+                    calls[str(call["id"])] = (event_id, call.get("args") or {})
         try:
             if isinstance(message, ToolMessage) and message.tool_call_id:
                 parent, args = calls.get(message.tool_call_id, (None, {}))
                 event = message_to_event(message, parent_event_id=parent, arguments=args, event_id=event_id)
             else:
                 event = message_to_event(message, event_id=event_id)
-                if isinstance(message, AIMessage):
-                    for call in message.tool_calls:
-                        if call.get("id"):
-                            calls[str(call["id"])] = (event_id, call.get("args") or {})
             event.metadata["langgraph"] = {"checkpoint_id": checkpoint_id}
         # The conversion runs LangChain's own code on content LangChain accepted; whatever it
         # raises, the message is still recorded (below) and the checkpoint is already stored.
