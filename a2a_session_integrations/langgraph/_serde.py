@@ -17,11 +17,11 @@ the two) but reads only:
   dataclasses, enums and named tuples with it), or that LangGraph passes through
   ``with_allowlist`` when ``LANGGRAPH_STRICT_MSGPACK`` is set.
 
-A record naming anything else raises ``RefusedTypeError`` before any module is imported
-or any constructor runs: the allow-list maps names to class objects this process already
-holds, and nothing is looked up by the record's text alone. Plain maps (including a
-LangChain ``{"lc": 1, "type": "constructor" | "secret", ...}`` dict inside a message) come
-back as the plain dicts that were stored.
+A record naming anything else raises ``RefusedTypeError`` and no constructor of an
+unlisted type ever runs: a name is first matched against the allow-list, which maps it
+to a class object this process already holds, and no module named by a record is ever
+imported. Plain maps (including a LangChain ``{"lc": 1, "type": "constructor" |
+"secret", ...}`` dict inside a message) come back as the plain dicts that were stored.
 """
 
 from __future__ import annotations
