@@ -360,3 +360,7 @@ def test_allowed_types_rejects_what_is_not_a_type_and_does_not_combine_with_serd
         SessionCheckpointer(allowed_types=["os.system"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="allowed_types"):
         SessionCheckpointer(serde=JsonPlusSerializer(), allowed_types=[Point])
+    # A serializer of the caller's choice replaces the strict default entirely.
+    permissive = SessionCheckpointer(create_session_store("memory://"), serde=JsonPlusSerializer())
+    config = _put(permissive, {"point": Point(5, 6)})
+    assert permissive.get_tuple(config).checkpoint["channel_values"] == {"point": Point(5, 6)}  # type: ignore[union-attr]
