@@ -615,6 +615,17 @@ def test_a_cluster_node_with_an_evicting_policy_is_refused_naming_it(redis_clust
         with pytest.raises(StorageError, match=f"{other.host}:{other.port} uses maxmemory-policy allkeys-lru"):
             asyncio.run(store.aget("s1"))
         store.close()
+
+        async def given_async_cluster_client() -> None:
+            aclient = redis.asyncio.cluster.RedisCluster.from_url(redis_cluster_url.split("?")[0])
+            try:
+                given = RedisSessionStore(async_client=aclient, key_prefix="t-hard-evict:")
+                with pytest.raises(StorageError, match=f"{other.host}:{other.port} uses maxmemory-policy"):
+                    await given.aget("s1")
+            finally:
+                await aclient.aclose()
+
+        asyncio.run(given_async_cluster_client())
         allowed = create_session_store(f"{redis_cluster_url}&prefix=t-hard-evict:&allow_eviction=1")
         assert allowed.get("s1") is None
         assert asyncio.run(allowed.aget("s1")) is None
@@ -750,3 +761,20 @@ def test_tls_options_are_checked_and_need_tls(redis_url: str, tmp_path: Path) ->
         RedisSessionStore(allow_eviction="1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="give them to the client you pass"):
         RedisSessionStore(ssl=True, ssl_ca_certs="/x", client=redis.Redis())
+
+
+def test_a_wrong_password_for_a_cluster_says_authentication_failed(spawn: Callable[..., Server]) -> None:
+    # redis-py reports a cluster it could not discover as unreachable, whatever the cause.
+    node = spawn(
+        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", str(_free_port()),
+        "--requirepass", "right-pw-c1", password="right-pw-c1",
+    )  # fmt: skip
+    store = create_session_store(f"redis://:wrong-pw-c2@127.0.0.1:{node.port}?cluster=1", socket_timeout=2)
+    with pytest.raises(StorageError, match=r"authentication to the Redis server at .* failed") as info:
+        store.get("s1")
+    with pytest.raises(StorageError, match=r"authentication to the Redis server at .* failed") as ainfo:
+        asyncio.run(store.aget("s1"))
+    for raised in (info.value, ainfo.value):
+        assert not isinstance(raised, StoreUnavailableError)
+        assert "wrong-pw-c2" not in str(raised) and "right-pw-c1" not in str(raised)
+    store.close()

@@ -636,6 +636,8 @@ class RedisSessionStore(SessionStore):
             probe = self._new_client(self._redis.Redis, kwargs, with_db=True)
             try:
                 info = probe.info("cluster")
+            except self._redis.exceptions.AuthenticationError:
+                raise  # redis-py's cluster error hides it: say authentication failed
             except self._driver_errors:
                 raise exc from None  # the node cannot tell: keep redis-py's own error
             finally:
@@ -704,6 +706,8 @@ class RedisSessionStore(SessionStore):
                 probe = self._new_client(aredis.Redis, kwargs, with_db=True)
                 try:
                     info = await probe.info("cluster")
+                except self._redis.exceptions.AuthenticationError:
+                    raise  # redis-py's cluster error hides it: say authentication failed
                 except self._driver_errors:
                     raise exc from None  # the node cannot tell: keep redis-py's own error
                 finally:
@@ -764,6 +768,9 @@ class RedisSessionStore(SessionStore):
 
     async def _acheck_server(self, client: Any) -> None:
         if self._is_cluster_client(client):
+            # A given async RedisCluster may not have discovered its nodes yet (it does so
+            # on first use); initialize() returns at once when it has.
+            await client.initialize()
             for node in client.get_nodes():
                 self._judge((await self._anode_facts(client, {"target_nodes": node}))[0], None, node.name)
         else:
