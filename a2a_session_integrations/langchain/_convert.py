@@ -39,6 +39,7 @@ from a2a_session_manager._ids import new_id
 from a2a_session_manager.exceptions import InvalidSessionOperation
 from a2a_session_manager.messages import (
     SOURCE_BY_ROLE,
+    UNKNOWN_PART,
     event_role,
     event_text,
     event_tool_calls,
@@ -46,6 +47,7 @@ from a2a_session_manager.messages import (
     make_tool_call_event,
     rebuild_from_lines,
     tool_event_id,
+    unknown_part,
 )
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
@@ -61,7 +63,6 @@ from langchain_core.messages import (
     RemoveMessage,
     SystemMessage,
     ToolMessage,
-    convert_to_openai_messages,
     message_chunk_to_message,
     message_to_dict,
     messages_from_dict,
@@ -183,11 +184,25 @@ def usage_from_llm_output(llm_output: Mapping[str, Any] | None, model: str = "")
 
 
 def neutral_content(content: Any) -> Any:
-    """LangChain content as neutral content: a str, or a list of OpenAI content parts.
+    """LangChain content as neutral content: a str, or a list of neutral content parts.
 
-    Plain strings in a list become text parts and LangChain's standard blocks
-    (``{"type": "image", "url" | "base64"}``) become OpenAI parts (data URLs for
-    inline data); other dicts pass through.
+    Never raises for content a LangChain message accepts. Each block maps on its own
+    (one odd block never affects the others):
+
+    - a str, or ``{"type": "text", "text": str}``: a text part (annotations dropped);
+      ``{"type": "text-plain", "text": str}`` too (a plain-text document, read as text);
+    - ``image`` (``url``, or ``base64`` with ``mime_type``; v0 ``source_type`` blocks and
+      ``{"source": {...}}`` too) and OpenAI's ``image_url`` / ``input_image``: an
+      ``image_url`` part (inline data as a data URL);
+    - ``file`` (``base64`` with ``mime_type``, ``url`` or ``file_id``; OpenAI's
+      ``{"file": {...}}``): a ``file`` part; ``video`` likewise with ``"kind": "video"``;
+    - ``audio`` (``base64`` with ``mime_type``): an ``input_audio`` part, by ``url`` or
+      ``file_id``: a ``file`` part with ``"kind": "audio"``; OpenAI's ``input_audio`` as is;
+    - ``{"type": "refusal", "refusal": str}`` as is;
+    - anything else, or a block above without what it needs (``base64`` without
+      ``mime_type``, ``text`` without ``text``, an image ``file_id``...): an ``unknown``
+      part holding the block (``a2a_session_manager.messages.unknown_part``). The
+      message itself is kept exactly in ``metadata["langchain"]`` either way.
 
     Args:
         content: ``BaseMessage.content``.
@@ -199,16 +214,154 @@ def neutral_content(content: Any) -> Any:
         return content or ""
     if not isinstance(content, list):
         return str(content)
-    rendered = convert_to_openai_messages([HumanMessage(content=content)], text_format="block")
-    if isinstance(rendered, list) and rendered and isinstance(rendered[0].get("content"), list):
-        return rendered[0]["content"]
-    return [p if isinstance(p, dict) else {"type": "text", "text": str(p)} for p in content]
+    return [_neutral_part(block) for block in content]
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _media_ref(block: Mapping[str, Any]) -> tuple[str, str, str | None] | None:
+    """Where a LangChain media block's data is: ``(kind, value, mime_type)``.
+
+    ``kind`` is ``"url"``, ``"base64"`` (only with a mime type: a data URL needs one) or
+    ``"file_id"``; covers v1 blocks, v0 ``source_type`` blocks and ``{"source": {...}}``.
+    """
+    mime = _str(block.get("mime_type"))
+    source = block.get("source")
+    if isinstance(source, Mapping):  # {"source": {"type": "base64", "media_type", "data"} | {"type": "url", "url"}}
+        mime = mime or _str(source.get("media_type"))
+        if source.get("type") == "url" and _str(source.get("url")):
+            return "url", source["url"], mime
+        if source.get("type") == "base64" and _str(source.get("data")) and mime:
+            return "base64", source["data"], mime
+        return None
+    source_type = block.get("source_type")
+    if source_type is not None:  # LangChain's v0 blocks
+        if source_type == "url" and _str(block.get("url")):
+            return "url", block["url"], mime
+        if source_type == "base64" and _str(block.get("data")) and mime:
+            return "base64", block["data"], mime
+        if source_type == "id" and _str(block.get("id")):
+            return "file_id", block["id"], mime
+        return None
+    if _str(block.get("url")):
+        return "url", block["url"], mime
+    if _str(block.get("base64")) and mime:
+        return "base64", block["base64"], mime
+    if _str(block.get("file_id")):
+        return "file_id", block["file_id"], mime
+    return None
+
+
+def _filename(block: Mapping[str, Any]) -> str | None:
+    for holder in (block, block.get("extras"), block.get("metadata")):
+        if isinstance(holder, Mapping):
+            for key in ("filename", "title"):
+                name = _str(holder.get(key))
+                if name is not None:
+                    return name
+    return None
+
+
+def _file_part(block: Mapping[str, Any], kind: str | None = None) -> dict[str, Any] | None:
+    ref = _media_ref(block)
+    if ref is None:
+        return None
+    where, value, mime = ref
+    file: dict[str, Any] = {}
+    if where == "base64":
+        file["file_data"] = f"data:{mime};base64,{value}"
+    else:
+        file[where] = value
+    name = _filename(block)
+    if name is not None:
+        file["filename"] = name
+    if kind is not None:
+        file["kind"] = kind
+    return {"type": "file", "file": file}
+
+
+def _image_part(block: Mapping[str, Any]) -> dict[str, Any] | None:
+    kind = block.get("type")
+    if kind in ("image_url", "input_image"):
+        ref = block.get("image_url")
+        url = ref.get("url") if isinstance(ref, Mapping) else ref
+        detail = ref.get("detail") if isinstance(ref, Mapping) else block.get("detail")
+    else:
+        found = _media_ref(block)
+        if found is None or found[0] == "file_id":  # no chat API takes an image by file id
+            return None
+        url = found[1] if found[0] == "url" else f"data:{found[2]};base64,{found[1]}"
+        detail = block.get("detail")
+    if not _str(url):
+        return None
+    image: dict[str, Any] = {"url": url}
+    if isinstance(detail, str):
+        image["detail"] = detail
+    return {"type": "image_url", "image_url": image}
+
+
+def _audio_part(block: Mapping[str, Any]) -> dict[str, Any] | None:
+    if block.get("type") == "input_audio":
+        audio = block.get("input_audio")
+        if isinstance(audio, Mapping) and _str(audio.get("data")) and _str(audio.get("format")):
+            return {"type": "input_audio", "input_audio": {"data": audio["data"], "format": audio["format"]}}
+        return None
+    ref = _media_ref(block)
+    if ref is not None and ref[0] == "base64" and ref[2] is not None:
+        subtype = ref[2].partition("/")[2].partition(";")[0]
+        return {"type": "input_audio", "input_audio": {"data": ref[1], "format": _AUDIO_FORMATS.get(subtype, subtype)}}
+    return _file_part(block, "audio")
+
+
+_AUDIO_FORMATS = {"mpeg": "mp3", "x-wav": "wav", "wave": "wav"}
+
+
+def _neutral_part(block: Any) -> Any:
+    """One LangChain content block as a neutral part (an ``unknown`` part when nothing else fits)."""
+    if isinstance(block, str):
+        return {"type": "text", "text": block}
+    if not isinstance(block, Mapping):
+        return unknown_part(block)
+    kind = block.get("type")
+    part: dict[str, Any] | None = None
+    if kind == "text" or (kind is None and "text" in block):
+        if isinstance(block.get("text"), str):
+            part = {"type": "text", "text": block["text"]}
+    elif kind in ("image", "image_url", "input_image"):
+        part = _image_part(block)
+    elif kind in ("audio", "input_audio"):
+        part = _audio_part(block)
+    elif kind == "video":
+        part = _file_part(block, "video")
+    elif kind == "file":
+        inner = block.get("file")
+        if isinstance(inner, Mapping):  # OpenAI's own file part
+            if _str(inner.get("file_data")) or _str(inner.get("file_id")) or _str(inner.get("url")):
+                part = {"type": "file", "file": dict(inner)}
+        elif block.get("source_type") == "text" and isinstance(block.get("text"), str):
+            part = {"type": "text", "text": block["text"]}
+        else:
+            part = _file_part(block)
+    elif kind == "text-plain":
+        if isinstance(block.get("text"), str):
+            part = {"type": "text", "text": block["text"]}
+        else:
+            part = _file_part({**block, "mime_type": block.get("mime_type") or "text/plain"})
+    elif kind == "refusal" and isinstance(block.get("refusal"), str):
+        part = {"type": "refusal", "refusal": block["refusal"]}
+    return part if part is not None else unknown_part(dict(block))
 
 
 def _tool_result_text(content: Any) -> Any:
     if isinstance(content, list):
         return neutral_content(content)
     return content
+
+
+def _error_text(result: Any) -> str:
+    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
 
 
 def _lc_dict(message: BaseMessage) -> dict[str, Any]:
@@ -261,7 +414,7 @@ def message_to_event(
             dict(arguments or {}),
             plain.tool_call_id,
             result=None if is_error else result,
-            error=(result if isinstance(result, str) else json.dumps(result)) if is_error else None,
+            error=_error_text(result) if is_error else None,
             parent_event_id=parent_event_id,
             duration_ms=duration_ms,
             task_id=task_id,
@@ -415,6 +568,11 @@ def event_to_message(event: SessionEvent) -> BaseMessage | None:
     content: Any = msg.get("content") if isinstance(msg, dict) else msg
     if content is None:
         content = ""
+    elif isinstance(content, list):
+        # An unknown part holds the block as a framework gave it: hand that block back.
+        content = [
+            p["block"] if isinstance(p, dict) and p.get("type") == UNKNOWN_PART and "block" in p else p for p in content
+        ]
     elif not isinstance(content, (str, list)):
         content = event_text(event)
     name = msg.get("name") if isinstance(msg, dict) else None

@@ -5,15 +5,36 @@ MESSAGE events carry a str (0.1.3's form, role from the source) or a dict
 TOOL_CALL events (source TOOL) carry ``{"name", "arguments", "result" | "error",
 "tool_call_id", "duration_ms"?}`` and ``metadata["parent_event_id"]``; their id is
 ``tool:<tool_call_id>`` so every writer of the same call converges on one event.
-Content is a str or a list of OpenAI content parts (``{"type": "text", "text"}``,
-``{"type": "image_url", "image_url": {"url"}}``, ...): images and files refer to
-their data by URL or data URL.
+
+Content is a str or a list of content parts:
+
+- ``{"type": "text", "text": str}`` (and ``{"type": "refusal", "refusal": str}`` from
+  an assistant);
+- ``{"type": "image_url", "image_url": {"url", "detail"?}}``: an image by URL or data URL;
+- ``{"type": "input_audio", "input_audio": {"data": base64, "format"}}``;
+- ``{"type": "file", "file": {"file_data" (a data URL) | "file_id" | "url", "filename"?,
+  "kind"?}}``: a document, or audio/video by reference (``kind`` says which);
+- ``{"type": "unknown", "block_type": str | None, "block": <the block as given>}``: a
+  block a framework accepted that none of the parts above can hold faithfully, e.g. a
+  LangChain image given as base64 without its ``mime_type``, a ``{"type": "text"}``
+  without ``text``, a ``reasoning`` or ``non_standard`` block, or a type nobody knows.
+  Writers never fail on such a block: the adapter keeps its exact message (under
+  ``metadata["langchain"]`` / ``["llamaindex"]``) and the neutral form keeps the block
+  untouched inside this part. Readers never send it to a model as it is:
+  ``event_to_openai`` renders it as a text part holding its placeholder
+  (``part_placeholder``: ``[image]``, ``[file]``, ``[audio]``, ``[video]``, else
+  ``[<block_type>]``; nothing for a text block without text), which is also what
+  ``content_text`` shows and what prompt budgets count.
+
+Images and files refer to their data by URL or data URL; token rules for them are
+documented in ``tokens`` (per part, never per byte).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic_core import from_json
@@ -26,6 +47,7 @@ from a2a_session_manager.models.token_usage import TokenUsage
 __all__ = [
     "ROLE_BY_SOURCE",
     "SOURCE_BY_ROLE",
+    "UNKNOWN_PART",
     "compact_json",
     "content_text",
     "event_role",
@@ -35,8 +57,10 @@ __all__ = [
     "events_to_openai",
     "make_message_event",
     "make_tool_call_event",
+    "part_placeholder",
     "rebuild_from_lines",
     "tool_event_id",
+    "unknown_part",
 ]
 
 T = TypeVar("T")
@@ -104,10 +128,64 @@ def event_role(event: SessionEvent) -> str | None:
     return None
 
 
+UNKNOWN_PART = "unknown"
+"""``type`` of the neutral part that wraps a block no other part type can hold."""
+
+_PLACEHOLDERS = {
+    "image": "[image]",
+    "image_url": "[image]",
+    "input_image": "[image]",
+    "file": "[file]",
+    "input_file": "[file]",
+    "document": "[file]",
+    "text-plain": "[file]",
+    "audio": "[audio]",
+    "input_audio": "[audio]",
+    "video": "[video]",
+    "text": "",
+}
+# A block's own ``type`` becomes part of a prompt only when it looks like a type name.
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,39}")
+
+
+def unknown_part(block: Any) -> dict[str, Any]:
+    """Wrap a content block that no neutral part type can hold (see the module docstring).
+
+    Args:
+        block: The block as the framework gave it (kept untouched in ``"block"``).
+
+    Returns:
+        ``{"type": "unknown", "block_type": <the block's "type" when it is a str>, "block": block}``.
+    """
+    kind = block.get("type") if isinstance(block, Mapping) else None
+    return {"type": UNKNOWN_PART, "block_type": kind if isinstance(kind, str) else None, "block": block}
+
+
+def part_placeholder(part: Mapping[str, Any]) -> str:
+    """The short text that stands for a part that is not text (``[image]``, ``[reasoning]``...).
+
+    For an ``unknown`` part the placeholder follows its ``block_type``; a text block that
+    had no text stands for nothing (``""``).
+
+    Args:
+        part: A content part.
+
+    Returns:
+        The placeholder.
+    """
+    kind = part.get("block_type") if part.get("type") == UNKNOWN_PART else part.get("type")
+    if not isinstance(kind, str):
+        return "[unknown]"
+    known = _PLACEHOLDERS.get(kind)
+    if known is not None:
+        return known
+    return f"[{kind}]" if _TYPE_NAME.fullmatch(kind) else "[unknown]"
+
+
 def content_text(content: Any) -> str:
     """Plain text of a content value (a str, or a list of content parts).
 
-    Non-text parts become a short placeholder such as ``[image]``.
+    Non-text parts become a short placeholder such as ``[image]`` (``part_placeholder``).
 
     Args:
         content: str, list of parts, or any JSON value.
@@ -125,16 +203,25 @@ def content_text(content: Any) -> str:
                 kind = part.get("type")
                 if kind == "text" or (kind is None and "text" in part):
                     pieces.append(str(part.get("text", "")))
-                elif kind in ("image_url", "image", "input_image"):
-                    pieces.append("[image]")
-                elif kind in ("file", "input_file", "document"):
-                    pieces.append("[file]")
-                elif kind in ("input_audio", "audio"):
-                    pieces.append("[audio]")
+                elif kind == UNKNOWN_PART or kind in _PLACEHOLDERS:
+                    pieces.append(part_placeholder(part))
                 else:
                     pieces.append(compact_json(part))
         return "\n".join(p for p in pieces if p)
     return compact_json(content)
+
+
+def _model_parts(content: list[Any]) -> list[Any]:
+    """Content parts a model accepts: each ``unknown`` part becomes a text part with its placeholder."""
+    out: list[Any] = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == UNKNOWN_PART:
+            text = part_placeholder(part)
+            if text:
+                out.append({"type": "text", "text": text})
+        else:
+            out.append(part)
+    return out
 
 
 def event_text(event: SessionEvent) -> str:
@@ -228,7 +315,11 @@ def event_to_openai(event: SessionEvent) -> dict[str, Any] | None:
             out["tool_call_id"] = str(msg.get("tool_call_id") or "")
             out["content"] = content_text(content)
             return out
-        if isinstance(content, (str, list)) or content is None:
+        if isinstance(content, list):
+            # Unknown parts are data for readers, not input a model accepts (module docstring).
+            has_unknown = any(isinstance(p, dict) and p.get("type") == UNKNOWN_PART for p in content)
+            out["content"] = _model_parts(content) if has_unknown else content
+        elif isinstance(content, str) or content is None:
             out["content"] = content
         else:
             out["content"] = content_text(content)

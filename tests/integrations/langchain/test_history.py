@@ -258,8 +258,9 @@ def test_the_core_reads_the_same_session(store: SessionStore) -> None:
 
 
 def test_bad_input_gives_typed_errors(store: SessionStore) -> None:
-    with pytest.raises(InvalidSessionIdError):
-        SessionChatMessageHistory("../etc/passwd", store)
+    for bad in ("", "line\nbreak", "x" * 257):  # any printable id of 1-256 characters is valid (issue 11 item 13)
+        with pytest.raises(InvalidSessionIdError):
+            SessionChatMessageHistory(bad, store)
     history = SessionChatMessageHistory("ok", store)
     with pytest.raises(InvalidSessionOperation, match="RemoveMessage"):
         history.add_messages([HumanMessage(content="kept?"), RemoveMessage(id="x")])
