@@ -12,8 +12,7 @@ glob character, a brace or ``%`` of its own, and ids of 0.2 encode to themselves
     P{S}:z:<kind>   zset    record keys, score 0 (lexicographic listing)
 
 Every key of a session carries the hash tag ``{S}`` (never broken: ``S`` holds no brace),
-so a Redis Cluster keeps them in
-one slot and each write is one Lua script over one slot. No command ever touches two
+so a Redis Cluster keeps them in one slot and each write is one Lua script over one slot. No command ever touches two
 sessions: a parent's child links are records on the parent's own keys, written by a
 separate, idempotent command. Every read goes to the server (there is no cache), and
 every command asks redis-py not to decode the reply, so clients made with
@@ -455,6 +454,15 @@ class RedisSessionStore(SessionStore):
     missing while its events remain, an idempotency index gone so retries duplicate).
     It also refuses a cluster node reached without ``cluster=True``.
 
+    Errors: a key of another type under the store's keys is ``CorruptSessionError`` (it
+    names the key). A command the server refuses (``OOM`` under ``noeviction``, a
+    read-only replica, ``MISCONF``, ACL ``NOPERM``) is ``StorageError`` quoting the
+    server, with nothing written; a failed authentication is ``StorageError`` saying so
+    (never showing the password). An unreachable server or a timeout is
+    ``StoreUnavailableError``; when a write timed out after it was sent, the message says
+    it may have been applied: retrying it is safe, since an event id is an idempotency key
+    and every other write sets values (idempotent).
+
     Args:
         host: Server host (ignored when ``url`` or ``client`` is given).
         port: Server port.
@@ -756,7 +764,8 @@ class RedisSessionStore(SessionStore):
     # (and, for a plain client, whether the node is a cluster node). A node's answer is
     # read by _node_facts (sync) / _anode_facts (async); _judge decides.
     def _is_cluster_client(self, client: Any) -> bool:
-        return isinstance(client, (self._redis.cluster.RedisCluster, self._redis.asyncio.cluster.RedisCluster))
+        acluster = require("redis.asyncio.cluster", extra="redis", feature="RedisSessionStore")
+        return isinstance(client, (self._redis.cluster.RedisCluster, acluster.RedisCluster))
 
     def _check_server(self, client: Any) -> None:
         if self._is_cluster_client(client):
