@@ -121,8 +121,9 @@ class Server:
 def spawn(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start throwaway redis-server processes (each stopped at teardown).
 
-    ``spawn(*args, password=None, ping_url=None)``: extra server arguments; the server is
-    ready once ``ping_url`` (default: its plain URL) answers PING.
+    ``spawn(*args, password=None, admin_url=None, plain=True)``: extra server arguments;
+    the server is ready once ``admin_url`` (default: its plain URL, with ``password``)
+    answers PING. ``plain=False`` opens no plain TCP port (a TLS-only server).
     """
     binary = shutil.which("redis-server")
     if binary is None:
