@@ -137,8 +137,9 @@ def test_delete_and_errors(populated: dict[str, str], tmp_path: Path) -> None:
     assert again.returncode == 1 and "no session 'other'" in again.stderr
     missing = run_cli("--store", url, "show", "nope")
     assert missing.returncode == 1 and "no session 'nope'" in missing.stderr
-    bad_id = run_cli("--store", url, "show", "../etc")
-    assert bad_id.returncode == 2 and "invalid session id" in bad_id.stderr
+    # Any printable id is valid now (API.md); a control character is not.
+    bad_id = run_cli("--store", url, "show", "bad\x1b[2Jid")
+    assert bad_id.returncode == 2 and "invalid session id" in bad_id.stderr and "\x1b" not in bad_id.stderr
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_text("{not json\n")
     bad_file = run_cli("--store", url, "import", str(garbage))
