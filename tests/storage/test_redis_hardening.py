@@ -30,7 +30,7 @@ from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
-from a2a_session_manager.storage import create_session_store
+from a2a_session_manager.storage import SessionStore, create_session_store
 from a2a_session_manager.storage.providers.redis import RedisSessionStore
 from redis.crc import key_slot
 
@@ -164,14 +164,14 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Server]]:
             server.proc.kill()
 
 
-def _fill(store: RedisSessionStore, sid: str) -> None:
+def _fill(store: SessionStore, sid: str) -> None:
     store.save(Session(id=sid))
     store.append_events(sid, [_event(f"{sid}-1"), _event(f"{sid}-2")])
     store.upsert_run(sid, SessionRun())
     store.put_record(sid, "checkpoint", "c1", sid.encode())
 
 
-def _intact(store: RedisSessionStore, sid: str) -> bool:
+def _intact(store: SessionStore, sid: str) -> bool:
     session = store.get(sid)
     return (
         session is not None
@@ -376,7 +376,7 @@ def test_a_server_that_cannot_persist_refuses_with_misconf_quoted(spawn: Callabl
 
     def failed() -> bool:
         info = server.admin.info("persistence")
-        return info["rdb_bgsave_in_progress"] == 0 and info["rdb_last_bgsave_status"] == "err"
+        return bool(info["rdb_bgsave_in_progress"] == 0 and info["rdb_last_bgsave_status"] == "err")
 
     try:
         _poll(failed, "the snapshot to fail")
@@ -415,14 +415,15 @@ def test_a_wrong_or_missing_password_says_authentication_failed_and_never_shows_
     missing = RedisSessionStore(url=server.url)
     by_arg = RedisSessionStore(host="127.0.0.1", port=server.port, password="wrong-pw-91bc")
 
-    for store, call in [
+    attempts: list[tuple[RedisSessionStore, Callable[[RedisSessionStore], object]]] = [
         (wrong, lambda s: s.get("s1")),
         (wrong, lambda s: asyncio.run(s.aappend_event("s1", _event("x")))),
         (wrong, lambda s: s.list_sessions()),
         (missing, lambda s: s.append_event("s1", _event("x"))),
         (missing, lambda s: asyncio.run(s.aget("s1"))),
         (by_arg, lambda s: s.get("s1")),
-    ]:
+    ]
+    for store, call in attempts:
         with pytest.raises(StorageError, match=r"authentication to the Redis server at .* failed") as info:
             call(store)
         assert not isinstance(info.value, StoreUnavailableError)
@@ -604,10 +605,10 @@ def test_a_cluster_node_with_an_evicting_policy_is_refused_naming_it(redis_clust
 
     seed = RedisCluster.from_url(redis_cluster_url.split("?")[0])
     seed_port = int(redis_cluster_url.split("?")[0].rsplit(":", 1)[1].split("/")[0])
-    other = next(n for n in seed.get_nodes() if n.port != seed_port)
+    other = next(n for n in seed.get_nodes() if n.port != seed_port)  # type: ignore[no-untyped-call]
     seed.close()
     node = redis.Redis(host=other.host, port=other.port)
-    old = node.config_get("maxmemory-policy")["maxmemory-policy"]
+    old = str(node.config_get("maxmemory-policy")["maxmemory-policy"])
     node.config_set("maxmemory-policy", "allkeys-lru")
     try:
         store = create_session_store(f"{redis_cluster_url}&prefix=t-hard-evict:")
