@@ -780,6 +780,7 @@ NEW_IDS: list[str] = [
     "A",  # what %41 would decode to: must stay a different session
     "a}b{c",
     "back\\slash",
+    'say "hi"',
     "日本語",
     "é",
     "x" * 256,
@@ -889,6 +890,27 @@ async def test_ids_users_already_have_round_trip_exactly_and_stay_inside_the_sto
         assert await api.get_record(sid, "k", "key") is None
         assert await api.list_sessions() == sorted(NEW_IDS[n + 1 :])
     assert _outside_the_store(tmp_path) == []
+
+
+@pytest.mark.parametrize("create", ["append_event", "append_events", "upsert_run", "put_record"])
+async def test_a_session_an_append_creates_keeps_its_exact_id(api: Twin, create: str) -> None:
+    # The implicit header is built by hand on the append path: quotes and backslashes
+    # must still make valid JSON.
+    for sid in NEW_IDS:
+        if create == "append_event":
+            await api.append_event(sid, ev("x", "e1"))
+        elif create == "append_events":
+            await api.append_events(sid, [ev("x", "e1")])
+        elif create == "upsert_run":
+            await api.upsert_run(sid, SessionRun())
+        else:
+            await api.put_record(sid, "k", "key", b"v")
+    assert await api.list_sessions() == sorted(NEW_IDS)
+    for sid in NEW_IDS:
+        loaded = await api.get(sid)
+        assert loaded is not None, sid
+        assert loaded.id == sid
+        assert loaded.state == {}
 
 
 async def test_new_ids_link_parents_and_children(api: Twin) -> None:

@@ -231,10 +231,15 @@ def default_header(session_id: str) -> str:
     Returns:
         JSON text.
     """
-    # Built by hand: this runs on every append, and a checked id needs no JSON escaping.
+    # Built by hand: this runs on every append. A checked id holds no control character,
+    # so only a quote or a backslash needs JSON escaping (both are printable).
+    if '"' in session_id or "\\" in session_id:
+        quoted = json.dumps(session_id, ensure_ascii=False)
+    else:
+        quoted = '"' + session_id + '"'
     now = utc_now().isoformat()
     return (
-        f'{{"v":{HEADER_VERSION},"id":"{session_id}","parent_id":null,"metadata":{{"created_at":"{now}",'
+        f'{{"v":{HEADER_VERSION},"id":{quoted},"parent_id":null,"metadata":{{"created_at":"{now}",'
         f'"updated_at":"{now}","properties":{{}}}},"state":{{}},"task_ids":[]}}'
     )
 
