@@ -59,6 +59,8 @@ GONE_CHECKPOINT_WAIT_SECONDS = 2.0
 # O_PATH descriptors (Linux) can be fstat'ed and, unlike any other descriptor, closing
 # one does not release this process's POSIX locks on the file (SQLite's locks).
 _O_PATH: int | None = getattr(os, "O_PATH", None)
+# Whether os.access can ask for the effective user (the one that opens files).
+_EFFECTIVE_IDS = os.access in os.supports_effective_ids
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS sessions (
@@ -107,6 +109,8 @@ _INHERITED: list[sqlite3.Connection] = []
 
 
 def _after_fork_in_child() -> None:
+    global _OPEN_LOCK
+    _OPEN_LOCK = threading.Lock()  # another thread may have held it at the fork
     for store in list(_STORES):
         store._forget_connections()
 
@@ -258,15 +262,19 @@ class SQLiteSessionStore(SessionStore):
         """Open the database (creating it, private, if missing); sets the file's identity."""
         with _OPEN_LOCK:
             _create_private_file(self.path)
-            con = self._connect(str(self.path), uri=False)
-            frozen = False
+            # A file we may not write: read it without creating -shm and -wal files, which
+            # would belong to us, with the file's mode, and could lock its writer out.
+            frozen = not os.access(self.path, os.W_OK, effective_ids=_EFFECTIVE_IDS) and self._may_open_frozen()
+            con = self._open_frozen() if frozen else self._connect(str(self.path), uri=False)
             try:
-                self._enter_wal(con)
-                con.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
-                con.execute("PRAGMA foreign_keys=OFF")
-                self._ensure_schema(con)
+                if not frozen:
+                    self._enter_wal(con)
+                    con.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
+                    con.execute("PRAGMA foreign_keys=OFF")
+                    self._ensure_schema(con)
             except sqlite3.Error as exc:
                 con.close()
+                # A read-only folder or mount: SQLite cannot make the -shm file it needs.
                 if not (_is_read_only_error(exc) and self._may_open_frozen()):
                     raise
                 con = self._open_frozen()
