@@ -426,7 +426,7 @@ def _cmd_usage(store: SessionStore, args: argparse.Namespace, out: TextIO) -> No
         for key, row in table.items():
             tokens = format_tokens(row["total_tokens"], estimated_tokens=row["estimated_tokens"])
             cost = format_cost(row["estimated_cost_usd"], unpriced_tokens=row["unpriced_tokens"])
-            out.write(f"  {key:<36} {tokens:>28}  {cost}\n")
+            out.write(f"  {_clean(str(key)):<36} {tokens:>28}  {cost}\n")
 
 
 def _export_lines(session: Session) -> Iterator[str]:

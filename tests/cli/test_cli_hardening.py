@@ -401,3 +401,8 @@ def test_rediss_url_with_a_private_ca_and_client_certificate_works_from_the_cli(
     wrong = run_cli("--store", f"rediss://:WrongPw-91x@127.0.0.1:{port}/0?{certs}", "list")
     assert wrong.returncode != 0 and "WrongPw-91x" not in wrong.stdout + wrong.stderr
     _one_line_error(wrong)
+
+
+def test_cluster_flag_on_a_single_redis_server_is_a_one_line_error(redis_url: str) -> None:
+    proc = run_cli("--store", f"{redis_url}?cluster=1&prefix=cli-cluster-check:", "list")
+    assert proc.returncode == 3 and "cluster" in _one_line_error(proc).lower()
