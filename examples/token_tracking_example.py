@@ -13,13 +13,13 @@ from a2a_session_manager import (
     SessionRun,
     register_model_pricing,
 )
-from a2a_session_manager.usage import summarize_tree, usage_from_openai
+from a2a_session_manager.usage import format_cost, summarize_tree, usage_from_openai
 
 
 def show(label: str, event: SessionEvent) -> None:
     usage = event.token_usage
     assert usage is not None
-    cost = "no price (None)" if usage.estimated_cost_usd is None else f"${usage.estimated_cost_usd:.6f}"
+    cost = format_cost(usage)
     print(
         f"{label:<34} prompt={usage.prompt_tokens:>3} completion={usage.completion_tokens:>3} "
         f"origin={usage.origin:<9} cost={cost}"
@@ -70,14 +70,14 @@ def main() -> None:
     store.save(child)
     show("my-finetune, registered price:", child_event)
 
-    print(f"\nsession total: {session.total_tokens} tokens, ${session.total_cost:.6f}")
+    print(f"\nsession total: {session.total_tokens} tokens, {format_cost(session.token_summary)}")
     print(f"tokens without a price: {session.token_summary.unpriced_tokens}")
 
     report = summarize_tree(session, store)
     print(f"\nroll-up over {len(report.session_ids)} sessions (prices as of {report.prices_as_of}):")
-    print(f"  total {report.total_tokens} tokens, ${report.total_cost_usd:.6f}, complete={report.is_cost_complete}")
+    print(f"  total {report.total_tokens} tokens, {format_cost(report)}, complete={report.is_cost_complete}")
     for model, summary in sorted(report.by_model.items()):
-        print(f"  by model  {model:<18} {summary.total_tokens:>5} tokens  ${summary.total_estimated_cost_usd:.6f}")
+        print(f"  by model  {model:<18} {summary.total_tokens:>5} tokens  {format_cost(summary)}")
     for origin, summary in sorted(report.by_origin.items()):
         print(f"  by origin {origin:<18} {summary.total_tokens:>5} tokens")
     for run_id, summary in sorted(report.by_run.items()):
