@@ -80,6 +80,16 @@ def test_create_session_store_errors_never_show_the_password(url: str) -> None:
     assert "***" in str(caught.value) or "password" not in url
 
 
+@pytest.mark.parametrize("url", [f"app:{SECRET}@127.0.0.1:6379", f"redis://:{SECRET}/x@127.0.0.1/0"])
+def test_the_redis_factory_refuses_a_misread_url_without_showing_the_password(url: str) -> None:
+    pytest.importorskip("redis")
+    from a2a_session_manager.storage import create_redis_session_store
+
+    with pytest.raises(ValueError) as caught:
+        create_redis_session_store(url=url)
+    assert SECRET not in str(caught.value) and "***" in str(caught.value)
+
+
 def test_redis_store_repr_and_unreachable_error_never_show_the_password() -> None:
     pytest.importorskip("redis")
     port = _unused_port()

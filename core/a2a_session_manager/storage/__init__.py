@@ -245,9 +245,18 @@ def create_redis_session_store(
 
     Raises:
         MissingDependencyError: redis-py is not installed.
+        ValueError: ``url`` is not a URL, or its password holds an unencoded ``/ ? # @``
+            (the message never shows the password).
     """
     from a2a_session_manager.storage.providers.redis import RedisSessionStore
 
+    if url is not None:
+        # Checked here so that no message can quote a password: not a URL at all, or one
+        # whose password urlsplit would misread (redis-py would connect with a piece of it).
+        if not isinstance(url, str) or not re.match(_SCHEME + "://", url):
+            shown = redact_url(url) if isinstance(url, str) else f"a {type(url).__name__}"
+            raise ValueError(f"url must be a redis://, rediss:// or unix:// URL, not {shown}")
+        _check_userinfo(url.partition("://")[0].lower(), url, redact_url(url))
     # Only the options a caller set are passed, so the store's own defaults stay the rule.
     extra: dict[str, Any] = {
         name: value
@@ -439,12 +448,8 @@ def _query_options(scheme: str, query: str, shown: str) -> tuple[dict[str, Any],
     return options, kept
 
 
-def _split_server_url(scheme: str, url: str, shown: str) -> tuple[str, str]:
-    """Check a server URL's shape; return it without the query (for redis-py) and the query.
-
-    Runs before the query is read, so a password that fools ``urlsplit`` (an unencoded
-    ``/ ? #``) is refused as a whole and no piece of it is ever named as a parameter.
-    """
+def _check_userinfo(scheme: str, url: str, shown: str) -> None:
+    """Refuse a user name or password that ``urlsplit`` (and so redis-py) would misread."""
     rest = url.partition("://")[2]
     at = _userinfo_end(scheme, rest)
     netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]  # what urlsplit takes
@@ -453,6 +458,15 @@ def _split_server_url(scheme: str, url: str, shown: str) -> tuple[str, str]:
             f"store URL {shown}: the user name or password holds a character that must be "
             "percent-encoded (such as / ? # @ or %)"
         )
+
+
+def _split_server_url(scheme: str, url: str, shown: str) -> tuple[str, str]:
+    """Check a server URL's shape; return it without the query (for redis-py) and the query.
+
+    Runs before the query is read, so a password that fools ``urlsplit`` (an unencoded
+    ``/ ? #``) is refused as a whole and no piece of it is ever named as a parameter.
+    """
+    _check_userinfo(scheme, url, shown)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - reading the port raises ValueError on a bad one
