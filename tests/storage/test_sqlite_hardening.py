@@ -428,6 +428,31 @@ def test_a_reader_of_a_read_only_folder_sees_what_a_writer_commits_later(tmp_pat
             db.chmod(0o644)
 
 
+def test_an_empty_read_only_database_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "empty.db"
+    db.touch()
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    code = (
+        "import sys\n"
+        "from a2a_session_manager.exceptions import StorageError\n"
+        "from a2a_session_manager.storage.providers.sqlite import SQLiteSessionStore\n"
+        "try:\n"
+        "    SQLiteSessionStore(sys.argv[1])\n"
+        "except StorageError as exc:\n"
+        "    print(exc)\n"
+    )
+    try:
+        done = _run_reader([sys.executable, "-c", code, str(db)])
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert "read-only and holds no session tables" in done.stdout and str(db) in done.stdout
+    assert db.stat().st_size == 0
+
+
 def test_a_database_on_a_read_only_mount_serves_reads_and_refuses_writes(tmp_path: Path) -> None:
     folder = tmp_path / "mnt"
     db = folder / "sessions.db"

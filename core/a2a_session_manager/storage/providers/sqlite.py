@@ -313,8 +313,12 @@ class SQLiteSessionStore(SessionStore):
         con = self._connect(f"file:{urllib.parse.quote(str(self.path))}?mode=ro&immutable=1", uri=True)
         try:
             version = int(con.execute("PRAGMA user_version").fetchone()[0])
-            if version != SCHEMA_VERSION:
-                self._ensure_schema(con)  # names a newer schema; else fails as read-only
+            if version == 0:
+                raise StorageError(
+                    f"SQLite database {self.path} is read-only and holds no session tables yet; "
+                    "open it once with write access to its file and folder to create them"
+                )
+            self._ensure_schema(con)  # a newer schema is refused, naming the versions
         except BaseException:
             con.close()
             raise
