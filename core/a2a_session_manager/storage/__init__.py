@@ -257,20 +257,6 @@ def create_redis_session_store(
             shown = redact_url(url) if isinstance(url, str) else f"a {type(url).__name__}"
             raise ValueError(f"url must be a redis://, rediss:// or unix:// URL, not {shown}")
         _check_userinfo(url.partition("://")[0].lower(), url, redact_url(url))
-    # Only the options a caller set are passed, so the store's own defaults stay the rule.
-    extra: dict[str, Any] = {
-        name: value
-        for name, value in (
-            ("allow_eviction", allow_eviction),
-            ("ssl_ca_certs", ssl_ca_certs),
-            ("ssl_ca_path", ssl_ca_path),
-            ("ssl_certfile", ssl_certfile),
-            ("ssl_keyfile", ssl_keyfile),
-            ("ssl_cert_reqs", ssl_cert_reqs),
-            ("ssl_check_hostname", ssl_check_hostname),
-        )
-        if value is not None and not (name == "allow_eviction" and value is False)
-    }
     return RedisSessionStore(
         host=host,
         port=port,
@@ -284,7 +270,13 @@ def create_redis_session_store(
         async_client=async_client,
         socket_timeout=socket_timeout,
         cluster=cluster,
-        **extra,
+        allow_eviction=allow_eviction,
+        ssl_ca_certs=ssl_ca_certs,
+        ssl_ca_path=ssl_ca_path,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        ssl_cert_reqs=ssl_cert_reqs,
+        ssl_check_hostname=ssl_check_hostname,
     )
 
 
