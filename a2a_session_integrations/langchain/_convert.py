@@ -454,6 +454,7 @@ def messages_to_events(
     *,
     task_id: str | None = None,
     known_calls: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+    event_ids: Sequence[str | None] | None = None,
 ) -> list[SessionEvent]:
     """Map a sequence of messages to events, linking each ToolMessage to its AI turn.
 
@@ -462,19 +463,21 @@ def messages_to_events(
         task_id: Run id to stamp on every event.
         known_calls: Tool calls asked for before this batch: ``tool_call_id`` →
             (event id of the AI turn, arguments). Calls found in the batch are added.
+        event_ids: Per message, the event id to use instead of ``event_id_for`` (None
+            keeps it); a ToolMessage with a ``tool_call_id`` always keeps ``tool:<id>``.
 
     Returns:
         One event per message, in the same order.
     """
     calls: dict[str, tuple[str, Mapping[str, Any]]] = dict(known_calls or {})
     events: list[SessionEvent] = []
-    for message in messages:
+    for index, message in enumerate(messages):
         plain = to_plain_message(message)
         if isinstance(plain, ToolMessage) and plain.tool_call_id:
             parent, args = calls.get(plain.tool_call_id, (None, {}))
             event = message_to_event(plain, parent_event_id=parent, arguments=args, task_id=task_id)
         else:
-            event = message_to_event(plain, task_id=task_id)
+            event = message_to_event(plain, task_id=task_id, event_id=event_ids[index] if event_ids else None)
             if isinstance(plain, AIMessage):
                 for call in plain.tool_calls:
                     if call.get("id"):

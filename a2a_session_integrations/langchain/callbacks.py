@@ -21,7 +21,11 @@ What is written:
 - every event carries ``task_id`` = the run's id.
 
 Ids are shared with ``SessionChatMessageHistory`` (and the agent middleware), so
-used together on one session every message and every usage is stored once.
+used together on one session every message and every usage is stored once. When an
+output parser (``StrOutputParser``, ``JsonOutputParser``) hands the history a new
+``AIMessage`` without the reply's id, the history finds the reply in this process's
+``ReplyLedger`` (each reply without tool calls is noted there) and stores the model's
+own message in its place, so the reply is still stored and counted once.
 Ordering with ``RunnableWithMessageHistory``: it writes the user's message only
 after the model returned, so a model call whose (non-system) input has messages
 without an id, a sign that a history will write them later, is written when the
@@ -32,9 +36,12 @@ produced; the user's input is the history's, middleware's or checkpointer's job.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
+import weakref
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,12 +59,122 @@ from langchain_core.runnables.config import var_child_runnable_config
 
 from a2a_session_integrations.langchain import _convert
 
-__all__ = ["AsyncSessionCallbackHandler", "SessionCallbackHandler", "current_task_id"]
+__all__ = ["AsyncSessionCallbackHandler", "SessionCallbackHandler", "current_task_id", "next_tick", "replies"]
 
 Write = tuple[str, Any]
 """A write the recorder asks for: ``("events", [SessionEvent])`` or ``("run", SessionRun)``."""
 
 _INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt"})
+
+
+# ------------------------------------------------------------------ reply ledger
+_TICKS = itertools.count(1)
+
+
+def next_tick() -> int:
+    """A process-wide increasing number that orders what handlers and histories did."""
+    return next(_TICKS)
+
+
+@dataclass
+class _Reply:
+    event: SessionEvent
+    task_id: str | None
+    tick: int
+    claimed_by: str | None = None
+
+
+@dataclass
+class _SessionReplies:
+    store: weakref.ref[SessionStore]
+    replies: deque[_Reply]
+
+
+class ReplyLedger:
+    """Model replies the handlers of this process recorded, for a history to adopt (issue 11 item 14).
+
+    An output parser (``StrOutputParser``, ``JsonOutputParser``) hands a history a new
+    ``AIMessage`` without the reply's id, so id convergence cannot link it to the event
+    the handler recorded. The handler therefore notes each reply without tool calls here
+    (per store object and session: the last few, for the most recently active sessions),
+    and ``SessionChatMessageHistory`` pairs its id-less AI messages with them
+    (``claim``): the reply is then stored once, as the model's own message with its usage.
+    Process-local by design: a handler and a history in two processes converge only by ids.
+    """
+
+    _MAX_SESSIONS = 1024
+    _PER_SESSION = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[tuple[int, str], _SessionReplies] = OrderedDict()
+
+    def _entry(self, store: SessionStore, session_id: str) -> _SessionReplies | None:
+        entry = self._sessions.get((id(store), session_id))
+        return entry if entry is not None and entry.store() is store else None
+
+    def record(self, store: SessionStore, session_id: str, event: SessionEvent, task_id: str | None) -> None:
+        """Note a reply a handler recorded (or is about to record) in a session."""
+        key = (id(store), session_id)
+        with self._lock:
+            entry = self._entry(store, session_id)
+            if entry is None:
+                try:
+                    ref = weakref.ref(store)
+                except TypeError:  # a store that cannot be weakly referenced is not tracked
+                    return
+                entry = self._sessions[key] = _SessionReplies(ref, deque(maxlen=self._PER_SESSION))
+            self._sessions.move_to_end(key)
+            entry.replies.append(_Reply(event, task_id, next_tick()))
+            while len(self._sessions) > self._MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+
+    def has(self, store: SessionStore, session_id: str) -> bool:
+        """True when a handler noted replies in this session (a cheap check before ``claim``)."""
+        return bool(self._sessions) and self._entry(store, session_id) is not None
+
+    def claim(
+        self, store: SessionStore, session_id: str, keys: Sequence[str], *, since: int, task_id: str | None
+    ) -> dict[str, SessionEvent]:
+        """Pair a history's id-less AI messages with the replies they stand for.
+
+        A reply can be claimed when nobody claimed it yet and it belongs to the run the
+        history writes in (``task_id``, ``RunnableWithMessageHistory``) or came after the
+        history last read or wrote the session (``since``: the manual
+        ``invoke`` then ``add_messages``). Messages and replies pair from the latest
+        backwards. A key that claimed a reply before gets the same reply again, so a
+        retried ``add_messages`` stores what its first try stored.
+
+        Args:
+            store: The history's store object.
+            session_id: The session.
+            keys: The event ids the history gave its id-less AI messages, in batch order.
+            since: The history's last read or write (``next_tick`` values).
+            task_id: The run the history writes in, if any.
+
+        Returns:
+            key → the reply's event, for the keys that were paired.
+        """
+        with self._lock:
+            entry = self._entry(store, session_id)
+            if entry is None or not keys:
+                return {}
+            wanted = set(keys)
+            out = {r.claimed_by: r.event for r in entry.replies if r.claimed_by in wanted}
+            free = [k for k in keys if k not in out]
+            open_ = [
+                r
+                for r in entry.replies
+                if r.claimed_by is None and (r.tick > since or (task_id is not None and r.task_id == task_id))
+            ]
+            for key, reply in zip(reversed(free), reversed(open_), strict=False):
+                reply.claimed_by = key
+                out[key] = reply.event
+            return out
+
+
+replies = ReplyLedger()
+"""The process's reply ledger (``SessionChatMessageHistory`` claims from it)."""
 
 
 @dataclass
@@ -214,6 +331,9 @@ class _Recorder:
                 root = self._roots.get(root_id) if root_id is not None else None
                 if root is not None:
                     root.calls.update(_convert.tool_calls_of([event]))
+            if not event.message.get("tool_calls"):
+                # An output parser may hand a history this reply without its id: let it find it.
+                replies.record(self.store, self.session_id, event, task_id)
             writes += self._emit(root_id, event, defer=call.defer if call else True)
         return writes + self._exit(run_id)
 

@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 
-from a2a_session_manager._ids import check_session_id
+from a2a_session_manager._ids import check_session_id, new_id
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.storage import SessionStore, SessionStoreProvider
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
 from a2a_session_integrations.langchain import _convert
+from a2a_session_integrations.langchain.callbacks import current_task_id, next_tick, replies
 
 __all__ = ["SessionChatMessageHistory", "history_factory"]
 
 _PARENT_LOOKBACK = 64
 """How many trailing events to search for the AI turn of a ToolMessage added alone."""
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        # surrogatepass: an id is still derived from text the store will refuse with a typed error
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def _turn_id(anchor: str, index: int, message: BaseMessage) -> str:
+    """Event id of a message without an id: what this history wrote before, its place, its content."""
+    content = message.content
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
+    calls = ""
+    if isinstance(message, AIMessage) and message.tool_calls:
+        calls = json.dumps(message.tool_calls, ensure_ascii=False, default=str)
+    return _digest(anchor, str(index), message.type, text, calls)
 
 
 class SessionChatMessageHistory(BaseChatMessageHistory):
@@ -28,11 +50,31 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
     ``usage_metadata``; chunks come back as their non-chunk type.
 
     A message with an ``id`` is stored once however often it is added (the id is the
-    event's idempotency key). A message without an id gets a fresh event id and is
-    not modified, so it reads back without an id, equal to what went in. An AI
-    message's ``usage_metadata`` becomes the event's token usage (priced from the
-    core's table). When a ``SessionCallbackHandler`` for the same session and store is
-    active in the current LangChain run, the events carry its run's id as ``task_id``.
+    event's idempotency key). A message without an id is not modified (it reads back
+    without an id, equal to what went in) and its event gets a deterministic id: a hash
+    of what this history object has written before (a chain that starts from a value
+    unique to the object), the message's index in the batch, its type, content and tool
+    calls. So a retried ``add_messages`` on the same object, e.g. after a timeout whose
+    write was in fact applied, stores nothing twice, while the same text added again in
+    a later turn, or by another history object, is a new message. A retry through a new
+    history object is a new write: keep the object (or give messages ids) to retry.
+
+    Used with a ``SessionCallbackHandler`` on the same session and store, every model
+    reply is stored once, also when an output parser (``StrOutputParser``,
+    ``JsonOutputParser``) hands the history a new ``AIMessage`` without the reply's id:
+    an id-less AI message without tool calls takes the place of the reply the handler
+    recorded in the run the history writes in (``RunnableWithMessageHistory``) or since
+    this object last read or wrote the session (``chain.invoke`` then ``add_messages``),
+    latest with latest. What is stored is then the model's own message, with its id and
+    usage (counted once), and the handler's run id as ``task_id``; the history's writes
+    inside a handler's run carry that run's id too. The pairing lives in this process
+    (see ``callbacks.ReplyLedger``). Add the user's message before calling the model
+    (``add_user_message``, then ``invoke``, then ``add_messages([reply])``), or use
+    ``RunnableWithMessageHistory``, to keep the question before the answer: the handler
+    writes a reply when its run ends, so a question added after the run follows it.
+
+    An AI message's ``usage_metadata`` becomes the event's token usage (priced from the
+    core's table).
 
     Example:
         ``RunnableWithMessageHistory(chain, history_factory(store), ...)`` or
@@ -49,6 +91,10 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
     def __init__(self, session_id: str, store: SessionStore | None = None) -> None:
         self.session_id = check_session_id(session_id)
         self.store = store if store is not None else SessionStoreProvider.get_store()
+        # What this object wrote so far, as a hash chain: ids of id-less messages derive from it.
+        self._anchor = new_id()
+        # When this object last read or wrote: handler replies after it may be paired with its AI messages.
+        self._since = next_tick()
 
     # ------------------------------------------------------------------ reading
     @property
@@ -60,6 +106,7 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
             StorageError: The backend failed.
         """
         rows = self.store.get_event_lines(self.session_id)
+        self._saw()
         return _convert.lines_to_messages(rows, lambda bad: self.store.decode_event_lines(self.session_id, bad))
 
     async def aget_messages(self) -> list[BaseMessage]:
@@ -69,16 +116,38 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
             The session's messages, oldest first.
         """
         rows = await self.store.aget_event_lines(self.session_id)
+        self._saw()
         return _convert.lines_to_messages(rows, lambda bad: self.store.decode_event_lines(self.session_id, bad))
 
     # ------------------------------------------------------------------ writing
-    def _events(self, messages: Sequence[BaseMessage], tail: list[SessionEvent] | None) -> list[SessionEvent]:
-        from a2a_session_integrations.langchain.callbacks import current_task_id
+    def _saw(self) -> None:
+        self._since = next_tick()
 
+    def _wrote(self, events: list[SessionEvent]) -> None:
+        self._anchor = _digest(self._anchor, events[-1].id)
+        self._saw()
+
+    def _events(self, messages: Sequence[BaseMessage], tail: list[SessionEvent] | None) -> list[SessionEvent]:
         known = _convert.tool_calls_of(tail) if tail else None
-        return _convert.messages_to_events(
-            messages, task_id=current_task_id(self.session_id, self.store), known_calls=known
-        )
+        task_id = current_task_id(self.session_id, self.store)
+        ids: list[str | None] = [
+            None if m.id or (isinstance(m, ToolMessage) and m.tool_call_id) else _turn_id(self._anchor, i, m)
+            for i, m in enumerate(messages)
+        ]
+        events = _convert.messages_to_events(messages, task_id=task_id, known_calls=known, event_ids=ids)
+        if replies.has(self.store, self.session_id):
+            # An output parser dropped the reply's id: store the reply the handler recorded instead.
+            loose = [
+                (i, key)
+                for i, (key, m) in enumerate(zip(ids, messages, strict=True))
+                if key is not None and isinstance(m, AIMessage) and not m.tool_calls
+            ]
+            keys = [key for _, key in loose]
+            claimed = replies.claim(self.store, self.session_id, keys, since=self._since, task_id=task_id)
+            for i, key in loose:
+                if key in claimed:
+                    events[i] = claimed[key]
+        return events
 
     def _needs_tail(self, messages: Sequence[BaseMessage]) -> bool:
         """True when a ToolMessage's AI turn is not in the batch (its parent must be looked up)."""
@@ -106,7 +175,9 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         if not messages:
             return
         tail = self.store.get_events(self.session_id, last_n=_PARENT_LOOKBACK) if self._needs_tail(messages) else None
-        self.store.append_events(self.session_id, self._events(messages, tail))
+        events = self._events(messages, tail)
+        self.store.append_events(self.session_id, events)
+        self._wrote(events)
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Async twin of `add_messages` (native: the store's ``aappend_events``).
@@ -119,7 +190,9 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         tail = None
         if self._needs_tail(messages):
             tail = await self.store.aget_events(self.session_id, last_n=_PARENT_LOOKBACK)
-        await self.store.aappend_events(self.session_id, self._events(messages, tail))
+        events = self._events(messages, tail)
+        await self.store.aappend_events(self.session_id, events)
+        self._wrote(events)
 
     def add_message(self, message: BaseMessage) -> None:
         """Add one message.
