@@ -5,6 +5,7 @@ Re-exports the models, the stores, the factories and the exceptions.
 
 from a2a_session_manager.exceptions import (
     CorruptSessionError,
+    InvalidDataError,
     InvalidSessionIdError,
     InvalidSessionOperation,
     MissingDependencyError,
@@ -48,6 +49,7 @@ __all__ = [
     "EventSource",
     "EventType",
     "InMemorySessionStore",
+    "InvalidDataError",
     "InvalidSessionIdError",
     "InvalidSessionOperation",
     "MissingDependencyError",

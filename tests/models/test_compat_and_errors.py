@@ -7,6 +7,7 @@ import pytest
 from a2a_session_manager import exceptions
 from a2a_session_manager.exceptions import (
     CorruptSessionError,
+    InvalidDataError,
     InvalidSessionIdError,
     InvalidSessionOperation,
     MissingDependencyError,
@@ -50,6 +51,7 @@ def test_session_not_found_is_the_0_1_3_name_of_session_not_found_error() -> Non
     ("error", "parents"),
     [
         (InvalidSessionIdError, (SessionManagerError, ValueError)),
+        (InvalidDataError, (SessionManagerError, ValueError, TypeError)),
         (SessionNotFoundError, (SessionManagerError, LookupError)),
         (StorageError, (SessionManagerError,)),
         (CorruptSessionError, (StorageError,)),
