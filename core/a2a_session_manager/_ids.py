@@ -59,7 +59,7 @@ def check_session_id(session_id: object) -> str:
         why = f"it has {len(session_id)} characters"
     else:
         bad = next(ch for ch in session_id if not ch.isprintable())
-        why = f"it holds the non-printable character {ascii(bad)}"
+        why = f"it holds the non-printable character {bad!a}"
     raise InvalidSessionIdError(
         f"invalid session id {shown}: {why}; use 1 to {MAX_SESSION_ID_LENGTH} printable characters",
         session_id=None,
