@@ -398,7 +398,7 @@ def _cmd_usage(store: SessionStore, args: argparse.Namespace, out: TextIO) -> No
             by_source.setdefault(key, TokenSummary()).merge(summary)
         for key, summary in session.get_token_usage_by_run().items():
             by_run.setdefault(key, TokenSummary()).merge(summary)
-    by_model = {
+    by_model: dict[str, dict[str, Any]] = {
         model: {
             "prompt_tokens": u.prompt_tokens,
             "completion_tokens": u.completion_tokens,
