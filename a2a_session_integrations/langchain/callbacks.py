@@ -59,7 +59,14 @@ from langchain_core.runnables.config import var_child_runnable_config
 
 from a2a_session_integrations.langchain import _convert
 
-__all__ = ["AsyncSessionCallbackHandler", "SessionCallbackHandler", "current_task_id", "next_tick", "replies"]
+__all__ = [
+    "AsyncSessionCallbackHandler",
+    "ReplyLedger",
+    "SessionCallbackHandler",
+    "current_task_id",
+    "next_tick",
+    "replies",
+]
 
 Write = tuple[str, Any]
 """A write the recorder asks for: ``("events", [SessionEvent])`` or ``("run", SessionRun)``."""
