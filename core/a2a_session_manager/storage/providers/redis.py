@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from a2a_session_manager._ids import check_session_id, quote_id, unquote_id
 from a2a_session_manager._optional import require
+from a2a_session_manager._redact import redact_url
 from a2a_session_manager.exceptions import (
     CorruptSessionError,
     InvalidSessionIdError,
@@ -332,18 +333,6 @@ def _bytes(raw: bytes | str) -> bytes:
     return raw if isinstance(raw, bytes) else raw.encode("utf-8")
 
 
-def _redact(url: str) -> str:
-    """The URL without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}@" if parts.username else ""
-    return parts._replace(netloc=user + host).geturl()
-
-
 def _client_address(client: Any) -> str:
     try:
         kwargs = client.connection_pool.connection_kwargs
@@ -537,7 +526,7 @@ class RedisSessionStore(SessionStore):
         if not isinstance(socket_timeout, (int, float)) or isinstance(socket_timeout, bool) or socket_timeout <= 0:
             raise ValueError(f"socket_timeout must be a positive number of seconds, not {socket_timeout!r}")
         if url is not None and (not isinstance(url, str) or "://" not in url):
-            raise ValueError(f"url must be a redis://, rediss:// or unix:// URL, not {url!r}")
+            raise ValueError(f"url must be a redis://, rediss:// or unix:// URL, not {redact_url(url)!r}")
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
             raise ValueError(f"port must be an int from 1 to 65535, not {port!r}")
         if not isinstance(db, int) or isinstance(db, bool) or db < 0:
@@ -574,7 +563,7 @@ class RedisSessionStore(SessionStore):
         if client is not None:
             self._address = _client_address(client)
         elif url is not None:
-            self._address = _redact(url)
+            self._address = redact_url(url)
         else:
             self._address = f"{host}:{port}"
 
