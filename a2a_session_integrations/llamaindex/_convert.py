@@ -44,11 +44,13 @@ from typing import Any
 
 from a2a_session_manager._ids import new_id
 from a2a_session_manager.messages import (
+    UNKNOWN_PART,
     event_role,
     event_text,
     event_tool_calls,
     make_message_event,
     make_tool_call_event,
+    part_placeholder,
     rebuild_from_lines,
 )
 from a2a_session_manager.models.event_type import EventType
@@ -369,6 +371,8 @@ def _block(part: Any) -> Any:
     kind = part.get("type")
     if kind in ("text", "input_text", "output_text") or (kind is None and "text" in part):
         return TextBlock(text=str(part.get("text") or ""))
+    if kind == UNKNOWN_PART:  # a block the writer's framework held that the neutral form can't: its placeholder
+        return TextBlock(text=part_placeholder(part))
     if kind in ("image_url", "input_image", "image"):
         ref = part.get("image_url")
         url = ref.get("url") if isinstance(ref, Mapping) else ref

@@ -425,6 +425,10 @@ def _part_tokens(part: Any, count: Callable[[str], int]) -> int:
         return count(str(part.get("text") or ""))
     if kind == "refusal":
         return count(str(part.get("refusal") or ""))
+    if kind == "unknown":  # counted as the placeholder prompts show for it, never as its raw block
+        from a2a_session_manager.messages import part_placeholder
+
+        return count(part_placeholder(part))
     return count(_compact_json(part))
 
 
@@ -434,8 +438,9 @@ def content_tokens(content: Any, model: str | None = None) -> int:
     Args:
         content: None, a str, or a list of OpenAI content parts. Text parts count as
             their text; each image part counts ``IMAGE_TOKENS`` (``IMAGE_TOKENS_LOW``
-            with ``detail="low"``); audio and file parts ``MEDIA_PART_TOKENS``; any other
-            part its compact JSON.
+            with ``detail="low"``); audio and file parts ``MEDIA_PART_TOKENS``; an
+            ``unknown`` part (a block the neutral form cannot hold) its placeholder
+            (``[image]``...); any other part its compact JSON.
         model: Model name that selects the tokenizer.
 
     Returns:

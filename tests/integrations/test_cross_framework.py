@@ -72,3 +72,16 @@ async def test_cross_framework_example_runs(tmp_path: Path) -> None:
         ("user", "message"),
         ("assistant", "message"),
     ]
+
+
+def test_a_langchain_block_the_neutral_form_cannot_hold_reads_in_llamaindex_as_its_placeholder(
+    store: SessionStore,
+) -> None:
+    blob = "QUJD" * 2000
+    SessionChatMessageHistory("odd-block", store=store).add_messages(
+        [HumanMessage(content=[{"type": "text", "text": "see"}, {"type": "image", "base64": blob}])]
+    )
+    [message] = SessionMemory.from_defaults(session_id="odd-block", store=store).get_all()
+    texts = [getattr(block, "text", None) for block in message.blocks]
+    assert texts == ["see", "[image]"]
+    assert blob not in message.model_dump_json()

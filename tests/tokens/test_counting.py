@@ -173,3 +173,11 @@ def test_readme_token_block_gives_exact_counts_and_a_cost() -> None:
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (5, 6, 11)
     assert usage.origin == "counted"
     assert usage.estimated_cost_usd == pytest.approx((5 * 10.0 + 6 * 30.0) / 1_000_000)
+
+
+def test_an_unknown_content_part_counts_as_its_placeholder_not_its_raw_block() -> None:
+    # A LangChain image block without mime_type is kept as an "unknown" part holding the
+    # whole block; its base64 must not be budgeted as text.
+    block = {"type": "image", "base64": "QUJD" * 5000}
+    part = {"type": "unknown", "block_type": "image", "block": block}
+    assert tokens.content_tokens([part], "gpt-4o") == count_text_tokens("[image]", "gpt-4o").tokens
