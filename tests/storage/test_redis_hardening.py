@@ -68,43 +68,6 @@ def _poll(condition: Callable[[], bool], what: str, seconds: float = 20) -> None
 
 
 # ===================================================================== fixtures
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    """A fresh key prefix on the shared test server; its keys are deleted after the test."""
-    value = f"t-hard-{uuid.uuid4().hex[:10]}:"
-    yield value
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=value + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def raw(redis_url: str) -> Iterator[Any]:
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def make(redis_url: str, prefix: str) -> Iterator[Callable[..., RedisSessionStore]]:
-    """Stores on the shared test server under the test's prefix (closed afterwards)."""
-    made: list[RedisSessionStore] = []
-
-    def build(**options: Any) -> RedisSessionStore:
-        options.setdefault("key_prefix", prefix)
-        if "client" not in options and "host" not in options:
-            options.setdefault("url", redis_url)
-        store = RedisSessionStore(**options)
-        made.append(store)
-        return store
-
-    yield build
-    for store in made:
-        store.close()
 
 
 @dataclass
