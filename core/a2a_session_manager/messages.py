@@ -33,12 +33,13 @@ documented in ``tokens`` (per part, never per byte).
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pydantic_core import from_json
 
+from a2a_session_manager import tokens
+from a2a_session_manager._parts import PLACEHOLDERS, UNKNOWN_PART, compact_json, part_placeholder, unknown_part
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
@@ -53,6 +54,7 @@ __all__ = [
     "event_role",
     "event_text",
     "event_to_openai",
+    "event_token_count",
     "event_tool_calls",
     "events_to_openai",
     "make_message_event",
@@ -81,18 +83,6 @@ SOURCE_BY_ROLE: dict[str, EventSource] = {
     "tool": EventSource.TOOL,
     "function": EventSource.TOOL,
 }
-
-
-def compact_json(value: Any) -> str:
-    """Encode ``value`` as compact JSON (non-JSON values fall back to ``str``).
-
-    Args:
-        value: Any value.
-
-    Returns:
-        JSON text without spaces after separators.
-    """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def tool_event_id(tool_call_id: str) -> str:
@@ -128,60 +118,6 @@ def event_role(event: SessionEvent) -> str | None:
     return None
 
 
-UNKNOWN_PART = "unknown"
-"""``type`` of the neutral part that wraps a block no other part type can hold."""
-
-_PLACEHOLDERS = {
-    "image": "[image]",
-    "image_url": "[image]",
-    "input_image": "[image]",
-    "file": "[file]",
-    "input_file": "[file]",
-    "document": "[file]",
-    "text-plain": "[file]",
-    "audio": "[audio]",
-    "input_audio": "[audio]",
-    "video": "[video]",
-    "text": "",
-}
-# A block's own ``type`` becomes part of a prompt only when it looks like a type name.
-_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,39}")
-
-
-def unknown_part(block: Any) -> dict[str, Any]:
-    """Wrap a content block that no neutral part type can hold (see the module docstring).
-
-    Args:
-        block: The block as the framework gave it (kept untouched in ``"block"``).
-
-    Returns:
-        ``{"type": "unknown", "block_type": <the block's "type" when it is a str>, "block": block}``.
-    """
-    kind = block.get("type") if isinstance(block, Mapping) else None
-    return {"type": UNKNOWN_PART, "block_type": kind if isinstance(kind, str) else None, "block": block}
-
-
-def part_placeholder(part: Mapping[str, Any]) -> str:
-    """The short text that stands for a part that is not text (``[image]``, ``[reasoning]``...).
-
-    For an ``unknown`` part the placeholder follows its ``block_type``; a text block that
-    had no text stands for nothing (``""``).
-
-    Args:
-        part: A content part.
-
-    Returns:
-        The placeholder.
-    """
-    kind = part.get("block_type") if part.get("type") == UNKNOWN_PART else part.get("type")
-    if not isinstance(kind, str):
-        return "[unknown]"
-    known = _PLACEHOLDERS.get(kind)
-    if known is not None:
-        return known
-    return f"[{kind}]" if _TYPE_NAME.fullmatch(kind) else "[unknown]"
-
-
 def content_text(content: Any) -> str:
     """Plain text of a content value (a str, or a list of content parts).
 
@@ -203,7 +139,7 @@ def content_text(content: Any) -> str:
                 kind = part.get("type")
                 if kind == "text" or (kind is None and "text" in part):
                     pieces.append(str(part.get("text", "")))
-                elif kind == UNKNOWN_PART or kind in _PLACEHOLDERS:
+                elif kind == UNKNOWN_PART or kind in PLACEHOLDERS:
                     pieces.append(part_placeholder(part))
                 else:
                     pieces.append(compact_json(part))
@@ -342,6 +278,47 @@ def event_to_openai(event: SessionEvent) -> dict[str, Any] | None:
         return out
     out["content"] = content_text(msg)
     return out
+
+
+def event_token_count(event: SessionEvent, model: str | None = None) -> int:
+    """Tokens an event adds to a prompt when rendered as one chat message.
+
+    Contract (what prompt budgets rely on):
+
+    * The event is rendered with ``event_to_openai`` and counted with
+      ``tokens.count_message_tokens`` (per-message overhead included, reply primer not), so
+      ``REPLY_PRIMER_TOKENS + sum(event_token_count(e, m) for e in events)`` equals
+      ``count_messages_tokens(events_to_openai(events), m)``. An event that renders as
+      no message (a REFERENCE, a tool call without ``tool_call_id``) counts 0.
+    * The count is cached on the event per encoding (``tokens.encoding_key``: models
+      sharing an encoding share the entry), so it is computed once; the cache is private
+      and never stored. It is recomputed when ``message``, ``type`` or ``source`` is
+      reassigned, but not when the message dict is mutated in place: treat a counted
+      event as immutable (or assign a new message).
+    * Counts are exact for OpenAI models and estimates otherwise (see
+      ``tokens.choose_encoding``); this function returns the number only.
+
+    Args:
+        event: The event.
+        model: Model name that selects the tokenizer.
+
+    Returns:
+        The number of tokens (0 when the event is not a chat message).
+    """
+    key = tokens.encoding_key(model)
+    # The cache is declared on the model for this function's use (SessionEvent._token_counts).
+    cache: dict[str, tuple[Any, Any, Any, int]] | None = event._token_counts
+    if cache is None:
+        cache = {}
+        event._token_counts = cache
+    hit = cache.get(key)
+    message, kind, source = event.message, event.type, event.source
+    if hit is not None and hit[0] is message and hit[1] is kind and hit[2] is source:
+        return hit[3]
+    rendered = event_to_openai(event)
+    count = 0 if rendered is None else tokens.count_message_tokens(rendered, model)
+    cache[key] = (message, kind, source, count)
+    return count
 
 
 def events_to_openai(events: list[SessionEvent]) -> list[dict[str, Any]]:

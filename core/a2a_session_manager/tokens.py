@@ -44,7 +44,6 @@ import base64
 import gzip
 import hashlib
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -54,13 +53,11 @@ import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from a2a_session_manager._optional import require
+from a2a_session_manager._parts import UNKNOWN_PART, compact_json, part_placeholder
 from a2a_session_manager.exceptions import MissingDependencyError
-
-if TYPE_CHECKING:
-    from a2a_session_manager.models.session_event import SessionEvent
 
 __all__ = [
     "ENCODING_NAMES",
@@ -79,14 +76,15 @@ __all__ = [
     "count_message_tokens",
     "count_messages_tokens",
     "count_text_tokens",
+    "encoding_key",
     "estimate_text_tokens",
-    "event_token_count",
     "get_encoding",
 ]
 
 logger = logging.getLogger(__name__)
 
 TokenOrigin = Literal["reported", "counted", "estimated"]
+"""Where a token figure comes from: the provider, the model's tokenizer, or an estimate."""
 
 ENCODING_NAMES = ("cl100k_base", "o200k_base")
 """The encodings this module can build offline."""
@@ -389,6 +387,23 @@ def count_text_tokens(text: str | None, model: str | None = None) -> TokenCount:
 _COUNTERS: dict[str, Callable[[str], int]] = {}
 
 
+def encoding_key(model: str | None) -> str:
+    """Name of what counts ``model``'s tokens now: its encoding, or ``"estimate"`` without one.
+
+    Models that share an encoding share the key, so a cache of counts keyed by it (such
+    as ``messages.event_token_count``'s) is computed once per encoding, and a count made
+    while tiktoken was unavailable is never mistaken for an exact one.
+
+    Args:
+        model: Model name that selects the tokenizer (see ``choose_encoding``).
+
+    Returns:
+        ``"cl100k_base"``, ``"o200k_base"`` or ``"estimate"``.
+    """
+    choice = choose_encoding(model)
+    return choice.name if _encoder(choice) is not None else "estimate"
+
+
 def _text_counter(model: str | None) -> Callable[[str], int]:
     choice = choose_encoding(model)
     counter = _COUNTERS.get(choice.name)
@@ -411,7 +426,7 @@ def _part_tokens(part: Any, count: Callable[[str], int]) -> int:
     if isinstance(part, str):
         return count(part)
     if not isinstance(part, Mapping):
-        return count(_compact_json(part))
+        return count(compact_json(part))
     kind = part.get("type")
     if kind in _IMAGE_PART_TYPES:
         detail = part.get("detail")
@@ -425,11 +440,9 @@ def _part_tokens(part: Any, count: Callable[[str], int]) -> int:
         return count(str(part.get("text") or ""))
     if kind == "refusal":
         return count(str(part.get("refusal") or ""))
-    if kind == "unknown":  # counted as the placeholder prompts show for it, never as its raw block
-        from a2a_session_manager.messages import part_placeholder
-
+    if kind == UNKNOWN_PART:  # counted as the placeholder prompts show for it, never as its raw block
         return count(part_placeholder(part))
-    return count(_compact_json(part))
+    return count(compact_json(part))
 
 
 def content_tokens(content: Any, model: str | None = None) -> int:
@@ -456,11 +469,7 @@ def _content_tokens(content: Any, count: Callable[[str], int]) -> int:
         return count(content)
     if isinstance(content, list):
         return sum(_part_tokens(part, count) for part in content)
-    return count(_compact_json(content))
-
-
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return count(compact_json(content))
 
 
 def _message_tokens(message: Mapping[str, Any], count: Callable[[str], int]) -> int:
@@ -473,7 +482,7 @@ def _message_tokens(message: Mapping[str, Any], count: Callable[[str], int]) -> 
         elif isinstance(value, str):
             total += count(value)
         else:
-            total += count(_compact_json(value))
+            total += count(compact_json(value))
         if key == "name":
             total += TOKENS_PER_NAME
     return total
@@ -515,45 +524,12 @@ def count_messages_tokens(messages: Iterable[Mapping[str, Any]], model: str | No
     return REPLY_PRIMER_TOKENS + sum(_message_tokens(message, count) for message in messages)
 
 
-def event_token_count(event: SessionEvent, model: str | None = None) -> int:
-    """Tokens an event adds to a prompt when rendered as one chat message.
+def __getattr__(name: str) -> Any:
+    # Transitional (issue 12, M4): ``event_token_count`` moved to ``messages``, which renders
+    # the event it counts. This keeps old imports working until the last callers move;
+    # the layer test allows exactly this one lazy import and must drop it with this hook.
+    if name == "event_token_count":
+        from a2a_session_manager.messages import event_token_count
 
-    Contract (what prompt budgets rely on):
-
-    * The event is rendered with ``messages.event_to_openai`` and counted with
-      ``count_message_tokens`` (per-message overhead included, reply primer not), so
-      ``REPLY_PRIMER_TOKENS + sum(event_token_count(e, m) for e in events)`` equals
-      ``count_messages_tokens(events_to_openai(events), m)``. An event that renders as
-      no message (a REFERENCE, a tool call without ``tool_call_id``) counts 0.
-    * The count is cached on the event per encoding (models sharing an encoding share
-      the entry), so it is computed once; the cache is private and never stored. It is
-      recomputed when ``message``, ``type`` or ``source`` is reassigned, but not when
-      the message dict is mutated in place: treat a counted event as immutable (or
-      assign a new message).
-    * Counts are exact for OpenAI models and estimates otherwise (see ``choose_encoding``);
-      this function returns the number only.
-
-    Args:
-        event: The event.
-        model: Model name that selects the tokenizer.
-
-    Returns:
-        The number of tokens (0 when the event is not a chat message).
-    """
-    choice = choose_encoding(model)
-    encoding = _encoder(choice)
-    key = choice.name if encoding is not None else "estimate"
-    cache: dict[str, tuple[Any, Any, Any, int]] | None = event._token_counts
-    if cache is None:
-        cache = {}
-        event._token_counts = cache
-    hit = cache.get(key)
-    message, kind, source = event.message, event.type, event.source
-    if hit is not None and hit[0] is message and hit[1] is kind and hit[2] is source:
-        return hit[3]
-    from a2a_session_manager.messages import event_to_openai
-
-    rendered = event_to_openai(event)
-    tokens = 0 if rendered is None else _message_tokens(rendered, _text_counter(model))
-    cache[key] = (message, kind, source, tokens)
-    return tokens
+        return event_token_count
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

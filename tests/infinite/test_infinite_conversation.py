@@ -30,8 +30,9 @@ from a2a_session_manager.infinite_conversation import (
     SummarizationStrategy,
     summary_event_id,
 )
+from a2a_session_manager.messages import event_token_count
 from a2a_session_manager.storage import create_session_store
-from a2a_session_manager.tokens import count_messages_tokens, event_token_count
+from a2a_session_manager.tokens import count_messages_tokens
 
 from tests.conftest import store_url
 

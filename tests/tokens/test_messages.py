@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 from a2a_session_manager import messages, tokens
-from a2a_session_manager.messages import events_to_openai, make_message_event, make_tool_call_event
+from a2a_session_manager.messages import event_token_count, events_to_openai, make_message_event, make_tool_call_event
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.tokens import count_message_tokens, count_messages_tokens, event_token_count
+from a2a_session_manager.tokens import count_message_tokens, count_messages_tokens
 
 # OpenAI cookbook ("How to count tokens with tiktoken"): the API reported 129 prompt
 # tokens for these messages on gpt-3.5-turbo / gpt-4, and 124 on gpt-4o / gpt-4o-mini.

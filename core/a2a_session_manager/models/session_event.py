@@ -40,7 +40,7 @@ class SessionEvent(BaseModel):
     token_usage: TokenUsage | None = None
     seq: int | None = None
 
-    # Per-encoding prompt-token counts (see ``tokens.event_token_count``); never serialized.
+    # Per-encoding prompt-token counts (see ``messages.event_token_count``); never serialized.
     _token_counts: dict[str, tuple[Any, Any, Any, int]] | None = PrivateAttr(default=None)
 
     @classmethod

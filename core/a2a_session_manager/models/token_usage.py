@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from a2a_session_manager import pricing, tokens
 from a2a_session_manager.exceptions import InvalidDataError
+from a2a_session_manager.tokens import TokenOrigin
 
 __all__ = ["TokenOrigin", "TokenSummary", "TokenUsage"]
 
-TokenOrigin = Literal["reported", "counted", "estimated"]
 _ORIGIN_RANK = {"reported": 0, "counted": 1, "estimated": 2}
 
 
