@@ -41,6 +41,7 @@ __all__ = [
     "create_session_store",
     "create_sqlite_session_store",
     "redact_url",
+    "resolve",
     "url_parameters",
 ]
 
@@ -76,6 +77,22 @@ class SessionStoreProvider:
         """Forget the default store (the next ``get_store`` creates a fresh in-memory one)."""
         with cls._lock:
             cls._store = None
+
+
+def resolve(store: SessionStore | None) -> SessionStore:
+    """The store to use for one call: ``store`` itself, or the provider's default now.
+
+    The one rule for ``store=None`` everywhere (core objects and adapters alike): the
+    default is looked up at each call, never bound when an object is built, so a later
+    ``SessionStoreProvider.set_store(...)`` applies to objects made before it.
+
+    Args:
+        store: A store, or None for the default.
+
+    Returns:
+        ``store`` when given, else ``SessionStoreProvider.get_store()``.
+    """
+    return store if store is not None else SessionStoreProvider.get_store()
 
 
 # ------------------------------------------------------------------ factories
