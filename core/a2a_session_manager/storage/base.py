@@ -1,9 +1,10 @@
 """SessionStore: the whole public sync+async store API, written once.
 
-Every public method is written once as an *operation*: a generator that yields the
-backend primitives it needs (``("_read_header", (sid,))``) and receives their
-results. ``_run`` drives an operation with the sync primitives, ``_arun`` with the
-async ones, so the twins share their logic and differ only in I/O. Backends write
+Every public method is written once as an *operation* (``storage/ops.py``): a
+generator that yields typed calls of the backend primitives it needs
+(``yield from call(SessionStore._read_header, sid)``) and receives their results, or a
+single such call. ``_run`` drives an operation with the sync primitives, ``_arun`` with
+the async ones, so the twins share their logic and differ only in I/O. Backends write
 the primitives (read/write header, append, slice, count, replace, delete, scan,
 records); file and SQLite run a whole operation in a worker thread for the async
 twins, memory runs it inline, Redis overrides the ``_a*`` primitives natively.
@@ -11,11 +12,10 @@ twins, memory runs it inline, Redis overrides the ``_a*`` primitives natively.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar, cast
+from typing import ClassVar, TypeVar
 
 from a2a_session_manager._ids import check_name, check_session_id
 from a2a_session_manager.exceptions import (
@@ -28,14 +28,12 @@ from a2a_session_manager.exceptions import (
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
-from a2a_session_manager.storage import codec
+from a2a_session_manager.storage import codec, ops
+from a2a_session_manager.storage.ops import Op, Plan, call, done
 
 __all__ = ["Op", "SessionStore", "SessionStoreInterface"]
 
 T = TypeVar("T")
-Call = tuple[str, tuple[Any, ...]]
-Op = Generator[Call, Any, T]
-"""An operation: yields (primitive name, args), receives the result, returns a value."""
 
 EventRow = tuple[int, str]
 """A stored event: its sequence number and its JSON line."""
@@ -139,33 +137,13 @@ class SessionStore(ABC):
         return f"{type(self).__name__} session {sid!r}" + ("" if seq is None else f" event {seq}")
 
     # ================================================================== drivers
-    def _run(self, sid: str | None, op: Op[T]) -> T:
-        # The same as ``with self._translate_errors(sid):``, without a context manager's
-        # cost on every call (this runs once per store call, appends included).
-        try:
-            name, args = next(op)
-            while True:
-                name, args = op.send(getattr(self, name)(*args))
-        except StopIteration as stop:
-            return cast(T, stop.value)
-        except SessionManagerError:
-            raise
-        except self._driver_errors as exc:
-            raise self._wrap_error(exc, sid) from exc
+    def _run(self, sid: str | None, plan: Plan[T]) -> T:
+        """Run an operation (or one primitive call) with the sync primitives (``ops.run_primitives``)."""
+        return ops.run_primitives(self, sid, plan)
 
-    async def _arun(self, sid: str | None, op: Op[T]) -> T:
-        if not self._async_native:
-            if self._async_inline:
-                return self._run(sid, op)
-            return await asyncio.to_thread(self._run, sid, op)
-        with self._translate_errors(sid):
-            try:
-                name, args = next(op)
-                while True:
-                    result = await getattr(self, "_a" + name[1:])(*args)
-                    name, args = op.send(result)
-            except StopIteration as stop:
-                return cast(T, stop.value)
+    async def _arun(self, sid: str | None, plan: Plan[T]) -> T:
+        """Async twin of `_run`: native ``_a*`` primitives, inline, or in a worker thread."""
+        return await ops.arun_primitives(self, sid, plan)
 
     @contextmanager
     def _translate_errors(self, sid: str | None) -> Iterator[None]:
@@ -203,7 +181,7 @@ class SessionStore(ABC):
         return codec.load_events(rows, session_id=sid, where=lambda seq: self._where(sid, seq))
 
     def _op_get(self, sid: str) -> Op[Session | None]:
-        header, rows, runs, children = yield ("_read_session", (sid,))
+        header, rows, runs, children = yield from call(SessionStore._read_session, sid)
         if header is None:
             return None
         data = codec.load_header(header, session_id=sid, where=self._where(sid))
@@ -229,37 +207,39 @@ class SessionStore(ABC):
         new = [e for e in session.events if type(e) is not SessionEvent or e.id not in synced]
         items = codec.dump_events(new, session_id=sid)
         links = [(c, b"") for c in session.child_ids]
-        yield ("_write_header", (sid, header))
+        yield from call(SessionStore._write_header, sid, header)
         if runs:
-            yield ("_put_records", (sid, codec.RUN_KIND, runs, None))
+            yield from call(SessionStore._put_records, sid, codec.RUN_KIND, runs, None)
         if items:
-            yield ("_append", (sid, items, header))
+            yield from call(SessionStore._append, sid, items, header)
         if links:
-            yield ("_put_records", (sid, codec.CHILD_KIND, links, None))
+            yield from call(SessionStore._put_records, sid, codec.CHILD_KIND, links, None)
         if session.parent_id is not None:
             # After the child's own data: a crash before this line leaves no dangling link.
-            yield ("_put_records", (session.parent_id, codec.CHILD_KIND, [(sid, b"")], None))
+            yield from call(SessionStore._put_records, session.parent_id, codec.CHILD_KIND, [(sid, b"")], None)
         synced.update(e.id for e in new)
         if not same_store:
             session._synced_ids = synced
         session._attach(self)
 
     def _op_delete(self, sid: str) -> Op[bool]:
-        header = yield ("_read_header", (sid,))
+        header = yield from call(SessionStore._read_header, sid)
         parent_id = None
         if header is not None:
             parent_id = codec.load_header(header, session_id=sid, where=self._where(sid)).get("parent_id")
-        existed = yield ("_delete", (sid,))
+        existed = yield from call(SessionStore._delete, sid)
         if parent_id:
-            yield ("_delete_records", (parent_id, codec.CHILD_KIND, [sid]))
+            yield from call(SessionStore._delete_records, parent_id, codec.CHILD_KIND, [sid])
         return bool(existed)
 
-    def _op_append(self, sid: str, events: Sequence[SessionEvent]) -> Op[int]:
+    def _op_append(self, sid: str, events: Sequence[SessionEvent]) -> Plan[int]:
+        # A plan of one call, not a generator: the append is the hot path, and one call
+        # needs no operation to drive. Encoding here (on the caller's thread) holds the
+        # GIL as it did in the worker thread.
         items = codec.dump_events(events, session_id=sid)
         if not items:
-            return 0
-        count = yield ("_append", (sid, items, codec.default_header(sid)))
-        return int(count)
+            return done(0)
+        return call(SessionStore._append, sid, items, codec.default_header(sid))
 
     def _op_get_events(self, sid: str, start: int, end: int | None, last_n: int | None) -> Op[list[SessionEvent]]:
         rows = yield from self._op_get_event_lines(sid, start, end, last_n)
@@ -269,29 +249,29 @@ class SessionStore(ABC):
         if last_n is not None:
             if last_n == 0:
                 return []
-            rows = yield ("_read_events", (sid, -last_n, None))
+            rows = yield from call(SessionStore._read_events, sid, -last_n, None)
             return self._text_rows(sid, rows)
         if start < 0 and end is not None and end >= 0:
-            count = yield ("_count_events", (sid,))
+            count = yield from call(SessionStore._count_events, sid)
             start = max(count + start, 0)
         if end is not None and end < 0:
-            count = yield ("_count_events", (sid,))
+            count = yield from call(SessionStore._count_events, sid)
             end = max(count + end, 0)
             if start < 0:
                 start = max(count + start, 0)
-        rows = yield ("_read_events", (sid, start, end))
+        rows = yield from call(SessionStore._read_events, sid, start, end)
         return self._text_rows(sid, rows)
 
     def _op_count(self, sid: str) -> Op[int]:
-        n = yield ("_count_events", (sid,))
+        n = yield from call(SessionStore._count_events, sid)
         return int(n)
 
     def _op_upsert_run(self, sid: str, run: SessionRun) -> Op[None]:
         items = codec.dump_runs([run], session_id=sid)
-        yield ("_put_records", (sid, codec.RUN_KIND, items, codec.default_header(sid)))
+        yield from call(SessionStore._put_records, sid, codec.RUN_KIND, items, codec.default_header(sid))
 
     def _op_get_runs(self, sid: str) -> Op[list[SessionRun]]:
-        rows = yield ("_list_records", (sid, codec.RUN_KIND, "", None, None, False))
+        rows = yield from call(SessionStore._list_records, sid, codec.RUN_KIND, "", None, None, False)
         runs = [codec.load_run(v, session_id=sid, where=f"{self._where(sid)} run {k!r}") for k, v in rows]
         runs.sort(key=lambda r: r.started_at)
         return runs
@@ -303,25 +283,20 @@ class SessionStore(ABC):
             if event_id not in seen:
                 seen.add(event_id)
                 items.append((event_id, line))
-        yield ("_replace_events", (sid, items, codec.default_header(sid)))
+        yield from call(SessionStore._replace_events, sid, items, codec.default_header(sid))
 
     def _op_children(self, sid: str) -> Op[list[str]]:
-        rows = yield ("_list_records", (sid, codec.CHILD_KIND, "", None, None, False))
+        rows = yield from call(SessionStore._list_records, sid, codec.CHILD_KIND, "", None, None, False)
         return [k for k, _ in rows]
 
     def _op_exists(self, sid: str) -> Op[bool]:
-        header = yield ("_read_header", (sid,))
+        header = yield from call(SessionStore._read_header, sid)
         return header is not None
 
     def _op_require(self, sid: str) -> Op[None]:
-        header = yield ("_read_header", (sid,))
+        header = yield from call(SessionStore._read_header, sid)
         if header is None:
             raise SessionNotFoundError(f"session {sid!r} does not exist in {type(self).__name__}", session_id=sid)
-
-    @staticmethod
-    def _op_call(name: str, *args: Any) -> Op[Any]:
-        result = yield (name, args)
-        return result
 
     # ============================================================ public: sessions
     def get(self, session_id: str) -> Session | None:
@@ -413,12 +388,12 @@ class SessionStore(ABC):
             prefix: Id prefix; empty lists every session.
         """
         pfx = self._check_prefix(prefix)
-        return self._run(None, self._op_call("_scan", pfx))
+        return self._run(None, call(SessionStore._scan, pfx))
 
     async def alist_sessions(self, prefix: str = "") -> list[str]:
         """Async twin of `list_sessions`."""
         pfx = self._check_prefix(prefix)
-        return await self._arun(None, self._op_call("_scan", pfx))
+        return await self._arun(None, call(SessionStore._scan, pfx))
 
     def get_child_ids(self, session_id: str) -> list[str]:
         """Return the ids of the session's children, sorted by id.
@@ -669,12 +644,12 @@ class SessionStore(ABC):
             items: ``(key, value)`` pairs.
         """
         sid, knd, checked = self._check_records(session_id, kind, items)
-        self._run(sid, self._op_call("_put_records", sid, knd, checked, codec.default_header(sid)))
+        self._run(sid, call(SessionStore._put_records, sid, knd, checked, codec.default_header(sid)))
 
     async def aput_records(self, session_id: str, kind: str, items: Sequence[tuple[str, bytes]]) -> None:
         """Async twin of `put_records`."""
         sid, knd, checked = self._check_records(session_id, kind, items)
-        await self._arun(sid, self._op_call("_put_records", sid, knd, checked, codec.default_header(sid)))
+        await self._arun(sid, call(SessionStore._put_records, sid, knd, checked, codec.default_header(sid)))
 
     def get_record(self, session_id: str, kind: str, key: str) -> bytes | None:
         """Return one record's value, or None.
@@ -686,13 +661,13 @@ class SessionStore(ABC):
         """
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         k = check_name(key, what="record key", session_id=sid)
-        return cast("bytes | None", self._run(sid, self._op_call("_get_record", sid, knd, k)))
+        return self._run(sid, call(SessionStore._get_record, sid, knd, k))
 
     async def aget_record(self, session_id: str, kind: str, key: str) -> bytes | None:
         """Async twin of `get_record`."""
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         k = check_name(key, what="record key", session_id=sid)
-        return cast("bytes | None", await self._arun(sid, self._op_call("_get_record", sid, knd, k)))
+        return await self._arun(sid, call(SessionStore._get_record, sid, knd, k))
 
     def list_records(
         self,
@@ -717,8 +692,8 @@ class SessionStore(ABC):
             ``(key, value)`` pairs.
         """
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
-        args = self._check_list_args(sid, prefix, before, limit)
-        return self._run(sid, self._op_call("_list_records", sid, knd, *args, bool(reverse)))
+        pfx, bfr, lim = self._check_list_args(sid, prefix, before, limit)
+        return self._run(sid, call(SessionStore._list_records, sid, knd, pfx, bfr, lim, bool(reverse)))
 
     async def alist_records(
         self,
@@ -731,8 +706,8 @@ class SessionStore(ABC):
     ) -> list[tuple[str, bytes]]:
         """Async twin of `list_records`."""
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
-        args = self._check_list_args(sid, prefix, before, limit)
-        return await self._arun(sid, self._op_call("_list_records", sid, knd, *args, bool(reverse)))
+        pfx, bfr, lim = self._check_list_args(sid, prefix, before, limit)
+        return await self._arun(sid, call(SessionStore._list_records, sid, knd, pfx, bfr, lim, bool(reverse)))
 
     def delete_records(self, session_id: str, kind: str, keys: Sequence[str] | None = None) -> None:
         """Delete records of one kind: the given keys, or all of them.
@@ -744,13 +719,13 @@ class SessionStore(ABC):
         """
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         ks = None if keys is None else [check_name(k, what="record key", session_id=sid) for k in keys]
-        self._run(sid, self._op_call("_delete_records", sid, knd, ks))
+        self._run(sid, call(SessionStore._delete_records, sid, knd, ks))
 
     async def adelete_records(self, session_id: str, kind: str, keys: Sequence[str] | None = None) -> None:
         """Async twin of `delete_records`."""
         sid, knd = check_session_id(session_id), self._check_kind(kind, session_id)
         ks = None if keys is None else [check_name(k, what="record key", session_id=sid) for k in keys]
-        await self._arun(sid, self._op_call("_delete_records", sid, knd, ks))
+        await self._arun(sid, call(SessionStore._delete_records, sid, knd, ks))
 
     # ============================================================== life cycle
     def close(self) -> None:
