@@ -12,20 +12,20 @@ whose model has a price, and ``unpriced_tokens`` says how many tokens had none, 
 total is never mistaken for complete when it is not.
 
 ``format_cost``, ``format_tokens`` and ``cost_usd`` are the one way costs and counts
-are shown (the HTML views, the CLI, the demo): a cost that had no price reads
-"unpriced", never "$0.000000"; a total with unpriced tokens says how many
-("$0.0123 + 1,200 unpriced tokens"); an estimated count is marked ("~1,234 tokens
-(estimated)").
+are shown (the HTML views, the CLI, the demo; they are built on ``models._format``,
+which the views use directly): a cost that had no price reads "unpriced", never
+"$0.000000"; a total with unpriced tokens says how many ("$0.0123 + 1,200 unpriced
+tokens"); an estimated count is marked ("~1,234 tokens (estimated)").
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field, computed_field
 
+from a2a_session_manager.models import _format
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.token_usage import TokenSummary, TokenUsage
 from a2a_session_manager.pricing import PRICES_AS_OF
@@ -417,12 +417,7 @@ def cost_usd(value: Costed) -> float | None:
     Returns:
         USD, or None when nothing in it had a price.
     """
-    if isinstance(value, TokenUsage):
-        return value.estimated_cost_usd
-    summary = _summary_of(value)
-    if summary.total_tokens and summary.unpriced_tokens >= summary.total_tokens:
-        return None
-    return summary.total_estimated_cost_usd
+    return _format.cost_usd(_summary_of(value) if isinstance(value, UsageReport) else value)
 
 
 def format_usd(amount: float) -> str:
@@ -436,20 +431,7 @@ def format_usd(amount: float) -> str:
     Returns:
         The text, with a leading ``$``.
     """
-    if not math.isfinite(amount):
-        return f"${amount}"
-    if amount == 0:
-        return "$0.00"
-    size = abs(amount)
-    if size >= 1:
-        return f"{'-' if amount < 0 else ''}${size:,.2f}"
-    # Three significant digits (trailing zeros dropped), never fewer than four decimals nor
-    # more than nine: sub-cent calls are the common case and must not read as $0.0000.
-    decimals = min(max(4, 2 - math.floor(math.log10(size))), 9)
-    text = f"{size:.{decimals}f}"
-    whole, _, fraction = text.partition(".")
-    fraction = fraction.rstrip("0").ljust(4, "0")
-    return f"{'-' if amount < 0 else ''}${whole}.{fraction}"
+    return _format.format_usd(amount)
 
 
 def format_cost(value: Costed | float | None, *, unpriced_tokens: int = 0) -> str:
@@ -468,16 +450,8 @@ def format_cost(value: Costed | float | None, *, unpriced_tokens: int = 0) -> st
     Returns:
         The text.
     """
-    if isinstance(value, TokenUsage):
-        cost, unpriced = value.estimated_cost_usd, 0
-    elif isinstance(value, (TokenSummary, UsageReport)):
-        cost, unpriced = cost_usd(value), _summary_of(value).unpriced_tokens
-    else:
-        cost, unpriced = value, unpriced_tokens
-    if cost is None:
-        return f"{unpriced:,} unpriced tokens" if unpriced else "unpriced"
-    text = format_usd(cost)
-    return f"{text} + {unpriced:,} unpriced tokens" if unpriced else text
+    plain = _summary_of(value) if isinstance(value, UsageReport) else value
+    return _format.format_cost(plain, unpriced_tokens=unpriced_tokens)
 
 
 def format_tokens(value: Costed | int, *, estimated_tokens: int = 0) -> str:
@@ -495,16 +469,5 @@ def format_tokens(value: Costed | int, *, estimated_tokens: int = 0) -> str:
     Returns:
         The text.
     """
-    if isinstance(value, TokenUsage):
-        total = value.total_tokens
-        estimated = total if value.origin == "estimated" else 0
-    elif isinstance(value, (TokenSummary, UsageReport)):
-        summary = _summary_of(value)
-        total, estimated = summary.total_tokens, summary.tokens_by_origin.get("estimated", 0)
-    else:
-        total, estimated = value, estimated_tokens
-    if not estimated or not total:
-        return f"{total:,} tokens"
-    if estimated >= total:
-        return f"~{total:,} tokens (estimated)"
-    return f"~{total:,} tokens ({estimated:,} estimated)"
+    plain = _summary_of(value) if isinstance(value, UsageReport) else value
+    return _format.format_tokens(plain, estimated_tokens=estimated_tokens)

@@ -296,7 +296,7 @@ class Session(BaseModel):
         return SessionStoreProvider.get_store()
 
     def _repr_html_(self) -> str:
-        from a2a_session_manager.display import session_html
+        from a2a_session_manager.models._html import session_html
 
         return session_html(self)
 

@@ -65,7 +65,7 @@ class SessionRun(BaseModel):
         self.ended_at = utc_now()
 
     def _repr_html_(self) -> str:
-        from a2a_session_manager.display import run_html
+        from a2a_session_manager.models._html import run_html
 
         return run_html(self)
 

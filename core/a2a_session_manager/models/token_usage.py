@@ -199,7 +199,7 @@ class TokenSummary(BaseModel):
             self.usage_by_model[model] = usage.model_copy() if current is None else current + usage
 
     def _repr_html_(self) -> str:
-        from a2a_session_manager.display import summary_html
+        from a2a_session_manager.models._html import summary_html
 
         return summary_html(self)
 
