@@ -40,12 +40,14 @@ from a2a_session_manager.exceptions import InvalidSessionOperation
 from a2a_session_manager.messages import (
     SOURCE_BY_ROLE,
     UNKNOWN_PART,
+    AskedCall,
     event_role,
     event_text,
     event_tool_calls,
     make_message_event,
     make_tool_call_event,
     rebuild_from_lines,
+    tool_calls_of,
     tool_event_id,
     unknown_part,
 )
@@ -78,7 +80,6 @@ __all__ = [
     "model_name_of",
     "neutral_content",
     "to_plain_message",
-    "tool_calls_of",
     "usage_from_llm_output",
     "usage_from_message",
 ]
@@ -453,7 +454,7 @@ def messages_to_events(
     messages: Iterable[BaseMessage],
     *,
     task_id: str | None = None,
-    known_calls: Mapping[str, tuple[str, Mapping[str, Any]]] | None = None,
+    known_calls: Mapping[str, AskedCall] | None = None,
     event_ids: Sequence[str | None] | None = None,
 ) -> list[SessionEvent]:
     """Map a sequence of messages to events, linking each ToolMessage to its AI turn.
@@ -461,43 +462,33 @@ def messages_to_events(
     Args:
         messages: Messages in conversation order.
         task_id: Run id to stamp on every event.
-        known_calls: Tool calls asked for before this batch: ``tool_call_id`` →
-            (event id of the AI turn, arguments). Calls found in the batch are added.
+        known_calls: Tool calls asked for before this batch
+            (``a2a_session_manager.messages.tool_calls_of`` of the session's tail);
+            calls found in the batch are added.
         event_ids: Per message, the event id to use instead of ``event_id_for`` (None
             keeps it); a ToolMessage with a ``tool_call_id`` always keeps ``tool:<id>``.
 
     Returns:
         One event per message, in the same order.
     """
-    calls: dict[str, tuple[str, Mapping[str, Any]]] = dict(known_calls or {})
+    calls: dict[str, AskedCall] = dict(known_calls or {})
     events: list[SessionEvent] = []
     for index, message in enumerate(messages):
         plain = to_plain_message(message)
         if isinstance(plain, ToolMessage) and plain.tool_call_id:
-            parent, args = calls.get(plain.tool_call_id, (None, {}))
-            event = message_to_event(plain, parent_event_id=parent, arguments=args, task_id=task_id)
+            asked = calls.get(plain.tool_call_id)
+            event = message_to_event(
+                plain,
+                parent_event_id=asked.event_id if asked else None,
+                arguments=asked.arguments if asked else None,
+                task_id=task_id,
+            )
         else:
             event = message_to_event(plain, task_id=task_id, event_id=event_ids[index] if event_ids else None)
             if isinstance(plain, AIMessage):
-                for call in plain.tool_calls:
-                    if call.get("id"):
-                        calls[str(call["id"])] = (event.id, call.get("args") or {})
+                calls.update(tool_calls_of([event]))
         events.append(event)
     return events
-
-
-def tool_calls_of(events: Iterable[SessionEvent]) -> dict[str, tuple[str, Mapping[str, Any]]]:
-    """Tool calls asked for by assistant events: ``tool_call_id`` → (event id, arguments).
-
-    Args:
-        events: Events, e.g. the tail of a session.
-    """
-    out: dict[str, tuple[str, Mapping[str, Any]]] = {}
-    for event in events:
-        for call in event_tool_calls(event):
-            if call["id"]:
-                out[call["id"]] = (event.id, call["arguments"])
-    return out
 
 
 # ---------------------------------------------------------------------- from events

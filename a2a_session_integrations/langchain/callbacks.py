@@ -48,10 +48,10 @@ from typing import Any
 from uuid import UUID
 
 from a2a_session_manager._ids import check_session_id
-from a2a_session_manager.messages import make_message_event, make_tool_call_event
+from a2a_session_manager.messages import AskedCall, make_message_event, make_tool_call_event, tool_calls_of
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider
+from a2a_session_manager.storage import SessionStore, resolve
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
@@ -189,7 +189,7 @@ class _Root:
     run: SessionRun
     children: set[UUID] = field(default_factory=set)
     deferred: list[SessionEvent] = field(default_factory=list)
-    calls: dict[str, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
+    calls: dict[str, AskedCall] = field(default_factory=dict)
 
 
 @dataclass
@@ -227,12 +227,17 @@ class _Recorder:
 
     def __init__(self, session_id: str, store: SessionStore | None) -> None:
         self.session_id = check_session_id(session_id)
-        self.store = store if store is not None else SessionStoreProvider.get_store()
+        self._given = store
         self._lock = threading.Lock()
         self._roots: dict[UUID, _Root] = {}
         self._root_of: dict[UUID, UUID] = {}
         self._models: dict[UUID, _ModelCall] = {}
         self._tools: dict[UUID, _ToolCall] = {}
+
+    @property
+    def store(self) -> SessionStore:
+        """The store to write to now (``resolve``: the provider's default when none was given)."""
+        return resolve(self._given)
 
     # ------------------------------------------------------------------ runs
     def task_id_for(self, run_id: UUID | None) -> str | None:
@@ -337,7 +342,7 @@ class _Recorder:
             with self._lock:
                 root = self._roots.get(root_id) if root_id is not None else None
                 if root is not None:
-                    root.calls.update(_convert.tool_calls_of([event]))
+                    root.calls.update(tool_calls_of([event]))
             if not event.message.get("tool_calls"):
                 # An output parser may hand a history this reply without its id: let it find it.
                 replies.record(self.store, self.session_id, event, task_id)
@@ -403,7 +408,7 @@ class _Recorder:
             )
         return writes
 
-    def _tool_context(self, run_id: UUID) -> tuple[_ToolCall | None, UUID | None, str | None, dict[str, Any]]:
+    def _tool_context(self, run_id: UUID) -> tuple[_ToolCall | None, UUID | None, str | None, dict[str, AskedCall]]:
         with self._lock:
             call = self._tools.pop(run_id, None)
             root_id = self._root_of.get(run_id)
@@ -416,20 +421,30 @@ class _Recorder:
         name = call.name if call else "tool"
         args = call.arguments if call else {}
         if isinstance(output, ToolMessage) and output.tool_call_id:
-            parent, asked_args = calls.get(output.tool_call_id, (None, {}))
+            asked = calls.get(output.tool_call_id)
             event = _convert.message_to_event(
-                output, parent_event_id=parent, arguments=asked_args or args, task_id=task_id, duration_ms=duration
+                output,
+                parent_event_id=asked.event_id if asked else None,
+                arguments=(asked.arguments if asked else None) or args,
+                task_id=task_id,
+                duration_ms=duration,
             )
             if not event.message.get("name"):
                 event.message["name"] = name
         else:
             call_id = (call.tool_call_id if call else None) or str(run_id)
-            parent = calls.get(call_id, (None, {}))[0]
+            asked = calls.get(call_id)
             result = output.content if isinstance(output, BaseMessage) else output
             if not isinstance(result, (str, int, float, bool, list, dict, type(None))):
                 result = str(result)
             event = make_tool_call_event(
-                name, args, call_id, result=result, parent_event_id=parent, duration_ms=duration, task_id=task_id
+                name,
+                args,
+                call_id,
+                result=result,
+                parent_event_id=asked.event_id if asked else None,
+                duration_ms=duration,
+                task_id=task_id,
             )
         return self._emit(root_id, event, defer=False) + self._exit(run_id)
 
@@ -437,7 +452,8 @@ class _Recorder:
         call, root_id, task_id, calls = self._tool_context(run_id)
         duration = round((time.perf_counter() - call.started) * 1000, 3) if call else None
         call_id = str(kwargs.get("tool_call_id") or (call.tool_call_id if call else None) or run_id)
-        parent = calls.get(call_id, (None, {}))[0]
+        asked = calls.get(call_id)
+        parent = asked.event_id if asked else None
         event = make_tool_call_event(
             call.name if call else "tool",
             call.arguments if call else {},
@@ -460,7 +476,7 @@ class _HandlerBase:
 
     @property
     def store(self) -> SessionStore:
-        """The store this handler writes to."""
+        """The store this handler writes to (the provider's default now, if none was given)."""
         return self._recorder.store
 
     def task_id_for(self, run_id: UUID | None) -> str | None:
@@ -487,7 +503,8 @@ class SessionCallbackHandler(_HandlerBase, BaseCallbackHandler):
 
     Args:
         session_id: The session to record into (created on first write).
-        store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
+        store: Any SessionStore; None uses the provider's default at each call
+            (``a2a_session_manager.storage.resolve``).
 
     Raises:
         InvalidSessionIdError: ``session_id`` is not a valid session id.
@@ -500,11 +517,12 @@ class SessionCallbackHandler(_HandlerBase, BaseCallbackHandler):
         self._recorder = _Recorder(session_id, store)
 
     def _apply(self, writes: list[Write]) -> None:
+        store = self.store  # resolved once per callback: its writes go to one store
         for kind, payload in writes:
             if kind == "events":
-                self.store.append_events(self.session_id, payload)
+                store.append_events(self.session_id, payload)
             else:
-                self.store.upsert_run(self.session_id, payload)
+                store.upsert_run(self.session_id, payload)
 
     def on_chain_start(
         self, serialized: dict[str, Any], inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
@@ -581,7 +599,8 @@ class AsyncSessionCallbackHandler(_HandlerBase, AsyncCallbackHandler):
 
     Args:
         session_id: The session to record into (created on first write).
-        store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
+        store: Any SessionStore; None uses the provider's default at each call
+            (``a2a_session_manager.storage.resolve``).
 
     Raises:
         InvalidSessionIdError: ``session_id`` is not a valid session id.
@@ -594,11 +613,12 @@ class AsyncSessionCallbackHandler(_HandlerBase, AsyncCallbackHandler):
         self._recorder = _Recorder(session_id, store)
 
     async def _apply(self, writes: list[Write]) -> None:
+        store = self.store  # resolved once per callback: its writes go to one store
         for kind, payload in writes:
             if kind == "events":
-                await self.store.aappend_events(self.session_id, payload)
+                await store.aappend_events(self.session_id, payload)
             else:
-                await self.store.aupsert_run(self.session_id, payload)
+                await store.aupsert_run(self.session_id, payload)
 
     async def on_chain_start(
         self, serialized: dict[str, Any], inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any

@@ -7,8 +7,9 @@ import json
 from collections.abc import Callable, Sequence
 
 from a2a_session_manager._ids import check_session_id, new_id
+from a2a_session_manager.messages import PARENT_LOOKBACK, AskedCall, needs_parent_lookup, tool_calls_of
 from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider
+from a2a_session_manager.storage import SessionStore, resolve
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 
@@ -16,9 +17,6 @@ from a2a_session_integrations.langchain import _convert
 from a2a_session_integrations.langchain.callbacks import current_task_id, next_tick, replies
 
 __all__ = ["SessionChatMessageHistory", "history_factory"]
-
-_PARENT_LOOKBACK = 64
-"""How many trailing events to search for the AI turn of a ToolMessage added alone."""
 
 
 def _digest(*parts: str) -> str:
@@ -82,7 +80,8 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
 
     Args:
         session_id: The session's id (created on first write).
-        store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
+        store: Any SessionStore; None uses the provider's default at each call
+            (``a2a_session_manager.storage.resolve``).
 
     Raises:
         InvalidSessionIdError: ``session_id`` is not a valid session id.
@@ -90,11 +89,16 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
 
     def __init__(self, session_id: str, store: SessionStore | None = None) -> None:
         self.session_id = check_session_id(session_id)
-        self.store = store if store is not None else SessionStoreProvider.get_store()
+        self._given = store
         # What this object wrote so far, as a hash chain: ids of id-less messages derive from it.
         self._anchor = new_id()
         # When this object last read or wrote: handler replies after it may be paired with its AI messages.
         self._since = next_tick()
+
+    @property
+    def store(self) -> SessionStore:
+        """The store this history reads and writes (the provider's default now, if none was given)."""
+        return resolve(self._given)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -105,19 +109,21 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
             CorruptSessionError: Stored data is unreadable.
             StorageError: The backend failed.
         """
-        rows = self.store.get_event_lines(self.session_id)
+        store = self.store
+        rows = store.get_event_lines(self.session_id)
         self._saw()
-        return _convert.lines_to_messages(rows, lambda bad: self.store.decode_event_lines(self.session_id, bad))
+        return _convert.lines_to_messages(rows, lambda bad: store.decode_event_lines(self.session_id, bad))
 
     async def aget_messages(self) -> list[BaseMessage]:
-        """Async twin of `messages` (native: the store's ``aget_events``).
+        """Async twin of `messages` (native: the store's ``aget_event_lines``).
 
         Returns:
             The session's messages, oldest first.
         """
-        rows = await self.store.aget_event_lines(self.session_id)
+        store = self.store
+        rows = await store.aget_event_lines(self.session_id)
         self._saw()
-        return _convert.lines_to_messages(rows, lambda bad: self.store.decode_event_lines(self.session_id, bad))
+        return _convert.lines_to_messages(rows, lambda bad: store.decode_event_lines(self.session_id, bad))
 
     # ------------------------------------------------------------------ writing
     def _saw(self) -> None:
@@ -127,43 +133,40 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         self._anchor = _digest(self._anchor, events[-1].id)
         self._saw()
 
-    def _events(self, messages: Sequence[BaseMessage], tail: list[SessionEvent] | None) -> list[SessionEvent]:
-        known = _convert.tool_calls_of(tail) if tail else None
-        task_id = current_task_id(self.session_id, self.store)
-        ids: list[str | None] = [
+    def _ids(self, messages: Sequence[BaseMessage]) -> list[str | None]:
+        return [
             None if m.id or (isinstance(m, ToolMessage) and m.tool_call_id) else _turn_id(self._anchor, i, m)
             for i, m in enumerate(messages)
         ]
-        events = _convert.messages_to_events(messages, task_id=task_id, known_calls=known, event_ids=ids)
-        if replies.has(self.store, self.session_id):
-            # An output parser dropped the reply's id: store the reply the handler recorded instead.
-            loose = [
-                (i, key)
-                for i, (key, m) in enumerate(zip(ids, messages, strict=True))
-                if key is not None and isinstance(m, AIMessage) and not m.tool_calls
-            ]
-            keys = [key for _, key in loose]
-            claimed = replies.claim(self.store, self.session_id, keys, since=self._since, task_id=task_id)
-            for i, key in loose:
-                if key in claimed:
-                    events[i] = claimed[key]
-        return events
 
-    def _needs_tail(self, messages: Sequence[BaseMessage]) -> bool:
-        """True when a ToolMessage's AI turn is not in the batch (its parent must be looked up)."""
-        asked: set[str] = set()
-        for message in messages:
-            # isinstance first: getattr on a pydantic message without the field raises inside.
-            if isinstance(message, AIMessage):
-                for call in message.tool_calls:
-                    if call.get("id"):
-                        asked.add(str(call["id"]))
-            elif isinstance(message, ToolMessage) and message.tool_call_id and message.tool_call_id not in asked:
-                return True
-        return False
+    def _claim(
+        self,
+        store: SessionStore,
+        messages: Sequence[BaseMessage],
+        ids: list[str | None],
+        events: list[SessionEvent],
+        task_id: str | None,
+    ) -> list[SessionEvent]:
+        """Put the replies a handler recorded in place of id-less AI messages an output parser made."""
+        if not replies.has(store, self.session_id):
+            return events
+        loose = [
+            (i, key)
+            for i, (key, m) in enumerate(zip(ids, messages, strict=True))
+            if key is not None and isinstance(m, AIMessage) and not m.tool_calls
+        ]
+        keys = [key for _, key in loose]
+        claimed = replies.claim(store, self.session_id, keys, since=self._since, task_id=task_id)
+        for i, key in loose:
+            if key in claimed:
+                events[i] = claimed[key]
+        return events
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Add messages in one store call (``append_events``: one round trip, all or nothing).
+
+        A ToolMessage whose AI turn is not in the batch is linked to it through the
+        session's last ``PARENT_LOOKBACK`` events (one more read, only then).
 
         Args:
             messages: The messages, in order.
@@ -174,9 +177,15 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         """
         if not messages:
             return
-        tail = self.store.get_events(self.session_id, last_n=_PARENT_LOOKBACK) if self._needs_tail(messages) else None
-        events = self._events(messages, tail)
-        self.store.append_events(self.session_id, events)
+        store = self.store
+        task_id = current_task_id(self.session_id, store)
+        ids = self._ids(messages)
+        events = self._convert(messages, task_id, ids, None)
+        if needs_parent_lookup(events):
+            tail = store.get_events(self.session_id, last_n=PARENT_LOOKBACK)
+            events = self._convert(messages, task_id, ids, tool_calls_of(tail))
+        events = self._claim(store, messages, ids, events, task_id)
+        store.append_events(self.session_id, events)
         self._wrote(events)
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
@@ -187,12 +196,25 @@ class SessionChatMessageHistory(BaseChatMessageHistory):
         """
         if not messages:
             return
-        tail = None
-        if self._needs_tail(messages):
-            tail = await self.store.aget_events(self.session_id, last_n=_PARENT_LOOKBACK)
-        events = self._events(messages, tail)
-        await self.store.aappend_events(self.session_id, events)
+        store = self.store
+        task_id = current_task_id(self.session_id, store)
+        ids = self._ids(messages)
+        events = self._convert(messages, task_id, ids, None)
+        if needs_parent_lookup(events):
+            tail = await store.aget_events(self.session_id, last_n=PARENT_LOOKBACK)
+            events = self._convert(messages, task_id, ids, tool_calls_of(tail))
+        events = self._claim(store, messages, ids, events, task_id)
+        await store.aappend_events(self.session_id, events)
         self._wrote(events)
+
+    @staticmethod
+    def _convert(
+        messages: Sequence[BaseMessage],
+        task_id: str | None,
+        ids: list[str | None],
+        known: dict[str, AskedCall] | None,
+    ) -> list[SessionEvent]:
+        return _convert.messages_to_events(messages, task_id=task_id, known_calls=known, event_ids=ids)
 
     def add_message(self, message: BaseMessage) -> None:
         """Add one message.

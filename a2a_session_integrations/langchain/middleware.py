@@ -15,12 +15,16 @@ require("langchain.agents.middleware", extra="langchain", feature="SessionMiddle
 
 from a2a_session_manager._ids import check_session_id  # noqa: E402
 from a2a_session_manager.exceptions import InvalidSessionIdError  # noqa: E402
+from a2a_session_manager.messages import AskedCall, make_tool_call_event, tool_calls_of  # noqa: E402
 from a2a_session_manager.models.session_event import SessionEvent  # noqa: E402
 from a2a_session_manager.models.session_run import SessionRun  # noqa: E402
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider  # noqa: E402
-from langchain.agents.middleware import AgentMiddleware  # noqa: E402
-from langchain.agents.middleware.types import ModelRequest, ModelResponse  # noqa: E402
+from a2a_session_manager.storage import SessionStore, resolve  # noqa: E402
+from langchain.agents.middleware import AgentMiddleware, AgentState  # noqa: E402
+from langchain.agents.middleware.types import ExtendedModelResponse, ModelRequest, ModelResponse  # noqa: E402
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage  # noqa: E402
+from langgraph.prebuilt.tool_node import ToolCallRequest  # noqa: E402
+from langgraph.runtime import Runtime  # noqa: E402
+from langgraph.types import Command  # noqa: E402
 
 from a2a_session_integrations.langchain import _convert  # noqa: E402
 
@@ -38,7 +42,7 @@ def _default_strategy() -> Any:
 @dataclass
 class _SessionState:
     seen: set[str] = field(default_factory=set)
-    calls: dict[str, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
+    calls: dict[str, AskedCall] = field(default_factory=dict)
     run: SessionRun | None = None
 
 
@@ -72,7 +76,13 @@ def _model_name_of(model: Any) -> str | None:
     return None
 
 
-class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
+_ModelResult = ModelResponse[Any] | AIMessage | ExtendedModelResponse[Any]
+"""What a model call returns through the middleware chain."""
+_ToolResult = ToolMessage | Command[Any]
+"""What a tool call returns through the middleware chain."""
+
+
+class SessionMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     """Agent middleware that records an agent in a session and fits the model's input to a budget.
 
     For ``langchain.agents.create_agent(model, tools, middleware=[SessionMiddleware(...)])``.
@@ -91,7 +101,8 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
     Args:
         session_id: The session to record into; None takes the run's
             ``config["configurable"]["thread_id"]`` (what a checkpointer uses).
-        store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
+        store: Any SessionStore; None uses the provider's default at each call
+            (``a2a_session_manager.storage.resolve``).
         strategy: A ``PromptStrategy`` (default CONVERSATION).
         max_tokens: Token budget of the model's input; None sends every message.
         model: Model name for token counting; None uses the agent model's name (``gpt-4o``'s
@@ -111,7 +122,7 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
     ) -> None:
         super().__init__()
         self.session_id = check_session_id(session_id) if session_id is not None else None
-        self.store = store if store is not None else SessionStoreProvider.get_store()
+        self._given = store
         self.strategy = strategy if strategy is not None else (_default_strategy() if max_tokens else None)
         if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens <= 0):
             raise ValueError(f"max_tokens must be a positive int or None, not {max_tokens!r}")
@@ -119,6 +130,11 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         self.model = model
         self._lock = threading.Lock()
         self._sessions: dict[str, _SessionState] = {}
+
+    @property
+    def store(self) -> SessionStore:
+        """The store this middleware writes to (the provider's default now, if none was given)."""
+        return resolve(self._given)
 
     # ------------------------------------------------------------------ session
     def _sid(self) -> str:
@@ -174,21 +190,20 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         events = _convert.messages_to_events(fresh, task_id=self._task_id(sid), known_calls=known)
         with self._lock:
             state.seen.update(e.id for e in events)
-            state.calls.update(_convert.tool_calls_of(events))
+            state.calls.update(tool_calls_of(events))
         return events
 
     def _tool_event(
         self, sid: str, request: Any, result: Any, error: BaseException | None, duration_ms: float
     ) -> SessionEvent | None:
-        from a2a_session_manager.messages import make_tool_call_event
-
         call = request.tool_call
         call_id = call.get("id")
         if not call_id:
             return None
         state = self._state(sid)
         with self._lock:
-            parent = state.calls.get(call_id, (None, {}))[0]
+            asked = state.calls.get(call_id)
+        parent = asked.event_id if asked else None
         if error is not None:
             event = make_tool_call_event(
                 call.get("name") or "",
@@ -219,7 +234,7 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         return event
 
     # ------------------------------------------------------------------ budget
-    def _fit(self, request: ModelRequest) -> ModelRequest:  # type: ignore[type-arg]
+    def _fit(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
         if self.max_tokens is None:
             return request
         prompts = require("a2a_session_manager.prompts", extra="langchain", feature="SessionMiddleware")
@@ -235,13 +250,13 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         return request.override(messages=fitted)
 
     # ------------------------------------------------------------------ hooks (sync)
-    def before_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+    def before_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
         """Open a SessionRun for this invocation."""
         sid = self._sid()
         self.store.upsert_run(sid, self._start_run(sid))
         return None
 
-    def after_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+    def after_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
         """Record what is left of the conversation and close the run (COMPLETED)."""
         sid = self._sid()
         events = self._new_events(sid, state.get("messages") or [])
@@ -252,7 +267,9 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             self.store.upsert_run(sid, run)
         return None
 
-    def wrap_model_call(self, request: ModelRequest, handler: Callable[[ModelRequest], Any]) -> Any:  # type: ignore[type-arg]
+    def wrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], ModelResponse[Any]]
+    ) -> _ModelResult:
         """Record the new messages, call the model on the fitted input, record its reply."""
         sid = self._sid()
         events = self._new_events(sid, request.messages)
@@ -270,7 +287,9 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             self.store.append_events(sid, events)
         return response
 
-    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+    def wrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], _ToolResult]
+    ) -> _ToolResult:
         """Run the tool and record the call with its result or error."""
         sid = self._sid()
         started = time.perf_counter()
@@ -287,13 +306,13 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
         return result
 
     # ------------------------------------------------------------------ hooks (async)
-    async def abefore_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+    async def abefore_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
         """Async twin of `before_agent`."""
         sid = self._sid()
         await self.store.aupsert_run(sid, self._start_run(sid))
         return None
 
-    async def aafter_agent(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+    async def aafter_agent(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
         """Async twin of `after_agent`."""
         sid = self._sid()
         events = self._new_events(sid, state.get("messages") or [])
@@ -306,9 +325,9 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
 
     async def awrap_model_call(
         self,
-        request: ModelRequest,  # type: ignore[type-arg]
-        handler: Callable[[ModelRequest], Awaitable[Any]],  # type: ignore[type-arg]
-    ) -> Any:
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> _ModelResult:
         """Async twin of `wrap_model_call`."""
         sid = self._sid()
         events = self._new_events(sid, request.messages)
@@ -326,7 +345,9 @@ class SessionMiddleware(AgentMiddleware):  # type: ignore[type-arg]
             await self.store.aappend_events(sid, events)
         return response
 
-    async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def awrap_tool_call(
+        self, request: ToolCallRequest, handler: Callable[[ToolCallRequest], Awaitable[_ToolResult]]
+    ) -> _ToolResult:
         """Async twin of `wrap_tool_call`."""
         sid = self._sid()
         started = time.perf_counter()

@@ -9,14 +9,15 @@ imported them.
 This module adds what sits on top of that format: ``event_to_openai`` /
 ``events_to_openai`` (an ``unknown`` part becomes a text part with its placeholder,
 never the raw block), ``event_token_count`` (an event's prompt tokens, cached per
-encoding), the ``make_message_event`` / ``make_tool_call_event`` builders and
-``rebuild_from_lines``.
+encoding), the ``make_message_event`` / ``make_tool_call_event`` builders,
+``rebuild_from_lines``, and the tool-result linking every adapter shares
+(``tool_calls_of``, ``needs_parent_lookup``, ``PARENT_LOOKBACK``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic_core import from_json
 
@@ -41,10 +42,12 @@ from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.token_usage import TokenUsage
 
 __all__ = [
+    "PARENT_LOOKBACK",
     "ROLE_ALIASES",
     "ROLE_BY_SOURCE",
     "SOURCE_BY_ROLE",
     "UNKNOWN_PART",
+    "AskedCall",
     "compact_json",
     "content_text",
     "event_role",
@@ -55,8 +58,10 @@ __all__ = [
     "events_to_openai",
     "make_message_event",
     "make_tool_call_event",
+    "needs_parent_lookup",
     "part_placeholder",
     "rebuild_from_lines",
+    "tool_calls_of",
     "tool_event_id",
     "unknown_part",
 ]
@@ -347,3 +352,66 @@ def rebuild_from_lines(
         for (index, _), event in zip(slow, events, strict=True):
             out[index] = from_event(event)
     return [m for m in out if m is not None]
+
+
+# ------------------------------------------------------------------ tool-result linking
+PARENT_LOOKBACK = 64
+"""How many trailing events a writer searches for the turn that asked for a tool result stored alone."""
+
+
+class AskedCall(NamedTuple):
+    """A tool call an assistant turn asked for: what a tool result is linked to."""
+
+    event_id: str
+    """Id of the assistant MESSAGE event that asked (the tool result's parent)."""
+    name: str
+    """The tool's name."""
+    arguments: dict[str, Any]
+    """The arguments the turn asked the tool to run with."""
+
+
+def tool_calls_of(events: Iterable[SessionEvent]) -> dict[str, AskedCall]:
+    """Tool calls asked for by assistant events, by ``tool_call_id`` (a later ask wins).
+
+    Every adapter links a tool result to the turn that asked for it through this map:
+    the turn's event becomes the result's ``metadata["parent_event_id"]``.
+
+    Args:
+        events: Events in order, e.g. a batch being written or the tail of a session
+            (``get_events(session_id, last_n=PARENT_LOOKBACK)``).
+
+    Returns:
+        ``tool_call_id`` → ``AskedCall(event_id, name, arguments)``; calls without an id
+        are left out.
+    """
+    out: dict[str, AskedCall] = {}
+    for event in events:
+        for call in event_tool_calls(event):
+            if call["id"]:
+                out[call["id"]] = AskedCall(event.id, call["name"], dict(call["arguments"]))
+    return out
+
+
+def needs_parent_lookup(events: Iterable[SessionEvent]) -> bool:
+    """True when a tool result in ``events`` answers a call no earlier event of them asked for.
+
+    A writer then reads the session's last ``PARENT_LOOKBACK`` events and links the
+    result through `tool_calls_of` of them; a batch that holds its own asking turns
+    needs no read.
+
+    Args:
+        events: The events about to be written, in order.
+
+    Returns:
+        Whether the asking turn of some TOOL_CALL event must be looked up in the session.
+    """
+    asked: set[str] = set()
+    for event in events:
+        if event.type == EventType.TOOL_CALL:
+            msg = event.message
+            call_id = msg.get("tool_call_id") if isinstance(msg, dict) else None
+            if isinstance(call_id, str) and call_id and call_id not in asked:
+                return True
+        else:
+            asked.update(call["id"] for call in event_tool_calls(event) if call["id"])
+    return False
