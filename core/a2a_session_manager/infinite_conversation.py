@@ -35,10 +35,10 @@ import inspect
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 from uuid import uuid4
 
 from a2a_session_manager._ids import check_session_id
@@ -61,7 +61,9 @@ from a2a_session_manager.prompts import (
     select_events,
     truncate_prompt_to_token_limit,
 )
+from a2a_session_manager.storage import ops
 from a2a_session_manager.storage.base import SessionStore
+from a2a_session_manager.storage.ops import Op, call
 from a2a_session_manager.tokens import count_message_tokens, count_messages_tokens, count_text_tokens, event_token_count
 
 __all__ = [
@@ -76,10 +78,6 @@ __all__ = [
     "call_llm",
     "summary_event_id",
 ]
-
-T = TypeVar("T")
-_Op = Generator[tuple[str, tuple[Any, ...]], Any, T]
-"""A store operation: yields (store method name, args), receives the result."""
 
 LLMCallback = Any
 """An async or sync function ``(messages, model) -> str`` (or ``(messages) -> str``), a
@@ -358,23 +356,6 @@ class InfiniteConversationManager:
 
         return SessionStoreProvider.get_store()
 
-    def _run(self, store: SessionStore, op: _Op[T]) -> T:
-        try:
-            name, args = next(op)
-            while True:
-                name, args = op.send(getattr(store, name)(*args))
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-
-    async def _arun(self, store: SessionStore, op: _Op[T]) -> T:
-        try:
-            name, args = next(op)
-            while True:
-                result = await getattr(store, "a" + name)(*args)
-                name, args = op.send(result)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-
     def _lock(self, segment_id: str) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
         locks = self._locks.get(loop)
@@ -400,10 +381,10 @@ class InfiniteConversationManager:
         return model or self.summary_model
 
     # ------------------------------------------------------------------ operations
-    def _op_refresh(self, sid: str, model: str, seen: list[SessionEvent] | None = None) -> _Op[_SegState]:
+    def _op_refresh(self, sid: str, model: str, seen: list[SessionEvent] | None = None) -> Op[_SegState]:
         state = self._state(sid, model)
         start = state.counted
-        events = yield ("get_events", (sid, start))
+        events = yield from call(SessionStore.get_events, sid, start)
         with self._state_lock:
             if state.counted == start:  # another thread may have read this tail already
                 for event in events:
@@ -412,7 +393,7 @@ class InfiniteConversationManager:
             seen.extend(events)
         return state
 
-    def _op_resolve(self, sid: str, model: str) -> _Op[_Resolved]:
+    def _op_resolve(self, sid: str, model: str) -> Op[_Resolved]:
         seen: set[str] = set()
         unlinked: tuple[str, str] | None = None
         while True:
@@ -421,7 +402,7 @@ class InfiniteConversationManager:
             seen.add(sid)
             nxt = self._next.get(sid)
             if nxt is None:
-                raw = yield ("get_record", (sid, SEGMENT_RECORD_KIND, _NEXT_KEY))
+                raw = yield from call(SessionStore.get_record, sid, SEGMENT_RECORD_KIND, _NEXT_KEY)
                 if raw:
                     nxt = check_session_id(bytes(raw).decode("utf-8"))
                     self._next[sid] = nxt
@@ -434,7 +415,7 @@ class InfiniteConversationManager:
                 return _Resolved(sid, unlinked)
             sid = nxt
 
-    def _op_open(self, old: str, closing: SessionEvent) -> _Op[str]:
+    def _op_open(self, old: str, closing: SessionEvent) -> Op[str]:
         """Create the segment ``closing`` names and link it (idempotent: any writer may finish it)."""
         meta = closing.metadata[SEGMENT_META_KEY]
         new = check_session_id(str(meta["next_segment_id"]))
@@ -452,29 +433,29 @@ class InfiniteConversationManager:
                 }
             },
         )
-        exists = yield ("exists", (new,))
+        exists = yield from call(SessionStore.exists, new)
         if not exists:
             child = Session(id=new, parent_id=old)
             child.metadata.set_property("segment_of", meta["root_segment_id"])
             child.metadata.set_property("segment_index", int(meta["segment_index"]) + 1)
             child.add_event(bridge)
-            yield ("save", (child,))
+            yield from call(SessionStore.save, child)
         else:  # created by a writer that died before its bridge landed
-            yield ("append_event", (new, bridge))
-        yield ("put_record", (old, SEGMENT_RECORD_KIND, _NEXT_KEY, new.encode("utf-8")))
+            yield from call(SessionStore.append_event, new, bridge)
+        yield from call(SessionStore.put_record, old, SEGMENT_RECORD_KIND, _NEXT_KEY, new.encode("utf-8"))
         self._next[old] = new
         return new
 
-    def _op_require(self, sid: str) -> _Op[None]:
-        exists = yield ("exists", (sid,))
+    def _op_require(self, sid: str) -> Op[None]:
+        exists = yield from call(SessionStore.exists, sid)
         if not exists:
             raise SessionNotFoundError(f"session {sid!r} does not exist in {type(self.store).__name__}", session_id=sid)
 
-    def _op_context(self, sid: str, max_tokens: int | None, model: str) -> _Op[list[dict[str, Any]]]:
+    def _op_context(self, sid: str, max_tokens: int | None, model: str) -> Op[list[dict[str, Any]]]:
         yield from self._op_require(sid)
         resolved = yield from self._op_resolve(sid, model)
         state = self._state(resolved.current, model)
-        events = yield ("get_events", (resolved.current, 0))
+        events = yield from call(SessionStore.get_events, resolved.current, 0)
         head: list[dict[str, Any]] = []
         if state.prev_summary:
             head.append({"role": "system", "content": CONTEXT_SUMMARY_PREFIX + state.prev_summary})
@@ -496,7 +477,7 @@ class InfiniteConversationManager:
             # Even the essential turns do not fit next to the summary: shorten content instead.
             return truncate_prompt_to_token_limit(head + render_events(turns), budget, model)
 
-    def _op_history(self, sid: str, model: str, include_summaries: bool) -> _Op[list[dict[str, Any]]]:
+    def _op_history(self, sid: str, model: str, include_summaries: bool) -> Op[list[dict[str, Any]]]:
         yield from self._op_require(sid)
         resolved = yield from self._op_resolve(sid, model)
         chain: list[tuple[str, list[SessionEvent]]] = []
@@ -504,7 +485,7 @@ class InfiniteConversationManager:
         current: str | None = resolved.current
         while current is not None and current not in seen:
             seen.add(current)
-            events = yield ("get_events", (current, 0))
+            events = yield from call(SessionStore.get_events, current, 0)
             chain.append((current, events))
             current = None
             for event in events[:1]:
@@ -571,7 +552,7 @@ class InfiniteConversationManager:
         store = self.store
         while True:
             async with self._lock(sid):
-                resolved = await self._arun(store, self._op_resolve(sid, count_model))
+                resolved = await ops.arun(store, self._op_resolve(sid, count_model))
                 if resolved.unlinked is not None:
                     await self._await_link(store, *resolved.unlinked, model=count_model)
                 if resolved.current != sid:
@@ -592,12 +573,12 @@ class InfiniteConversationManager:
                     ) from exc
                 closing = self._closing_event(sid, state, summary, usage, covered)
                 await store.aappend_events(sid, [closing])
-                state = await self._arun(store, self._op_refresh(sid, count_model))
+                state = await ops.arun(store, self._op_refresh(sid, count_model))
                 winner = state.closing
                 if winner is None:  # cannot happen with a conforming store: appends are durable
                     raise SessionManagerError(f"session {sid!r}: the closing summary was not stored", session_id=sid)
                 if winner.id == closing.id and winner.metadata == closing.metadata:
-                    new = await self._arun(store, self._op_open(sid, winner))
+                    new = await ops.arun(store, self._op_open(sid, winner))
                     # A fresh segment holds only its bridge: the message goes in before anyone else's.
                     await self._append(store, new, self._state(new, count_model), event)
                     return new
@@ -613,7 +594,7 @@ class InfiniteConversationManager:
         segment (history lists each event id once, at its last place).
         """
         tail: list[SessionEvent] = []
-        await self._arun(store, self._op_refresh(sid, model, tail))
+        await ops.arun(store, self._op_refresh(sid, model, tail))
         ids = [e.id for e in tail]
         closing_at = next((k for k, e in enumerate(tail) if e.id == summary_event_id(sid)), None)
         if closing_at is None or event.id not in ids or ids.index(event.id) < closing_at:
@@ -637,10 +618,10 @@ class InfiniteConversationManager:
                 self._next[old] = linked
                 return linked
             if loop.time() >= deadline:
-                state = await self._arun(store, self._op_refresh(old, model))
+                state = await ops.arun(store, self._op_refresh(old, model))
                 if state.closing is None:
                     return old
-                return await self._arun(store, self._op_open(old, state.closing))
+                return await ops.arun(store, self._op_open(old, state.closing))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.1)
 
@@ -709,8 +690,8 @@ class InfiniteConversationManager:
             if event.type == EventType.TOOL_CALL and isinstance(event.message, dict):
                 lines.append(f"Tool {event.message.get('name', '?')} returned: {text}")
                 continue
-            for call in event_tool_calls(event):
-                lines.append(f"Assistant called tool {call['name']} with {call['arguments']}")
+            for tool_call in event_tool_calls(event):
+                lines.append(f"Assistant called tool {tool_call['name']} with {tool_call['arguments']}")
             if text:
                 lines.append(f"{(role or 'assistant').capitalize()}: {text}")
         parts = []
@@ -763,12 +744,12 @@ class InfiniteConversationManager:
             The current segment's id (``session_id`` itself when it was never closed).
         """
         sid = check_session_id(session_id)
-        return self._run(self.store, self._op_resolve(sid, self._count_model(model))).current
+        return ops.run(self.store, self._op_resolve(sid, self._count_model(model))).current
 
     async def acurrent_segment_id(self, session_id: str, model: str | None = None) -> str:
         """Async twin of `current_segment_id`."""
         sid = check_session_id(session_id)
-        return (await self._arun(self.store, self._op_resolve(sid, self._count_model(model)))).current
+        return (await ops.arun(self.store, self._op_resolve(sid, self._count_model(model)))).current
 
     def build_context_for_llm(
         self, session_id: str, max_tokens: int | None = None, model: str | None = None
@@ -792,14 +773,14 @@ class InfiniteConversationManager:
             InvalidSessionIdError: ``session_id`` is not a valid session id.
         """
         sid = check_session_id(session_id)
-        return self._run(self.store, self._op_context(sid, max_tokens, self._count_model(model)))
+        return ops.run(self.store, self._op_context(sid, max_tokens, self._count_model(model)))
 
     async def abuild_context_for_llm(
         self, session_id: str, max_tokens: int | None = None, model: str | None = None
     ) -> list[dict[str, Any]]:
         """Async twin of `build_context_for_llm`."""
         sid = check_session_id(session_id)
-        return await self._arun(self.store, self._op_context(sid, max_tokens, self._count_model(model)))
+        return await ops.arun(self.store, self._op_context(sid, max_tokens, self._count_model(model)))
 
     def get_full_conversation_history(self, session_id: str, include_summaries: bool = False) -> list[dict[str, Any]]:
         """Return every message of every segment, oldest first.
@@ -820,11 +801,11 @@ class InfiniteConversationManager:
             InvalidSessionIdError: ``session_id`` is not a valid session id.
         """
         sid = check_session_id(session_id)
-        return self._run(self.store, self._op_history(sid, self.summary_model, include_summaries))
+        return ops.run(self.store, self._op_history(sid, self.summary_model, include_summaries))
 
     async def aget_full_conversation_history(
         self, session_id: str, include_summaries: bool = False
     ) -> list[dict[str, Any]]:
         """Async twin of `get_full_conversation_history`."""
         sid = check_session_id(session_id)
-        return await self._arun(self.store, self._op_history(sid, self.summary_model, include_summaries))
+        return await ops.arun(self.store, self._op_history(sid, self.summary_model, include_summaries))
