@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from a2a_session_manager._ids import check_session_id
@@ -11,7 +11,8 @@ from a2a_session_manager.messages import event_role
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.prompts import PromptStrategy, select_events
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider
+from a2a_session_manager.storage import SessionStore, SessionStoreProvider, ops
+from a2a_session_manager.storage.ops import Op, call
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.memory.types import BaseMemory
 from pydantic import ConfigDict, Field
@@ -25,10 +26,6 @@ _HEAD_EVENTS = 32
 """Events read from the start of a session to find its opening system messages and first user message."""
 _MIN_TAIL = 32
 _MAX_FIRST_TAIL = 1024
-
-Read = tuple[str, int]
-"""A read the selection asks for: ``("tail", n)`` (last n events), ``("head", n)`` or ``("all", 0)``."""
-ReadOp = Generator[Read, list[SessionEvent], list[SessionEvent]]
 
 
 def _first_tail(token_limit: int) -> int:
@@ -51,7 +48,9 @@ def _select(
         return select_events(events[last_user:], strategy, max_tokens=budget, model=model, current_query=query)
 
 
-def _selection_op(strategy: PromptStrategy, budget: int, model: str, query: str | None) -> ReadOp:
+def _selection_op(
+    session_id: str, strategy: PromptStrategy, budget: int, model: str, query: str | None
+) -> Op[list[SessionEvent]]:
     """Choose the events of the history, reading only the tail the budget needs.
 
     Reads the last ``k`` events (and the head, for the essential opening messages),
@@ -59,16 +58,16 @@ def _selection_op(strategy: PromptStrategy, budget: int, model: str, query: str 
     tail; TASK_FOCUSED and TOOL_FOCUSED, which look at every earlier turn, read all.
     """
     if strategy in (PromptStrategy.TASK_FOCUSED, PromptStrategy.TOOL_FOCUSED):
-        everything = yield ("all", 0)
+        everything = yield from call(SessionStore.get_events, session_id)
         return _select(everything, strategy, budget, model, query)
     k = _first_tail(budget)
     head: list[SessionEvent] | None = None
     while True:
-        tail = yield ("tail", k)
+        tail = yield from call(SessionStore.get_events, session_id, last_n=k)
         if len(tail) < k:
             return _select(tail, strategy, budget, model, query)
         if head is None:
-            head = yield ("head", _HEAD_EVENTS)
+            head = yield from call(SessionStore.get_events, session_id, 0, _HEAD_EVENTS)
             first_user = next((i for i, e in enumerate(head) if event_role(e) == "user"), None)
             head = head[: first_user + 1] if first_user is not None else head
         last_head_seq = head[-1].seq if head and head[-1].seq is not None else -1
@@ -187,41 +186,6 @@ class SessionMemory(BaseMemory):
             )
         return budget
 
-    def _run_sync(self, op: ReadOp) -> list[SessionEvent]:
-        read: Callable[[Read], list[SessionEvent]] = self._read
-        try:
-            request = next(op)
-            while True:
-                request = op.send(read(request))
-        except StopIteration as stop:
-            result: list[SessionEvent] = stop.value
-            return result
-
-    async def _run_async(self, op: ReadOp) -> list[SessionEvent]:
-        try:
-            request = next(op)
-            while True:
-                request = op.send(await self._aread(request))
-        except StopIteration as stop:
-            result: list[SessionEvent] = stop.value
-            return result
-
-    def _read(self, request: Read) -> list[SessionEvent]:
-        kind, n = request
-        if kind == "tail":
-            return self._store.get_events(self.session_id, last_n=n)
-        if kind == "head":
-            return self._store.get_events(self.session_id, 0, n)
-        return self._store.get_events(self.session_id)
-
-    async def _aread(self, request: Read) -> list[SessionEvent]:
-        kind, n = request
-        if kind == "tail":
-            return await self._store.aget_events(self.session_id, last_n=n)
-        if kind == "head":
-            return await self._store.aget_events(self.session_id, 0, n)
-        return await self._store.aget_events(self.session_id)
-
     def get(self, input: str | None = None, **kwargs: Any) -> list[ChatMessage]:
         """The history within ``token_limit`` (all of it when ``token_limit`` is None).
 
@@ -240,7 +204,7 @@ class SessionMemory(BaseMemory):
         budget = self._budget(kwargs)
         if budget is None:
             return self.get_all()
-        events = self._run_sync(_selection_op(self.strategy, budget, self.model, input))
+        events = ops.run(self._store, _selection_op(self.session_id, self.strategy, budget, self.model, input))
         return _convert.events_to_messages(events)
 
     async def aget(self, input: str | None = None, **kwargs: Any) -> list[ChatMessage]:
@@ -248,7 +212,8 @@ class SessionMemory(BaseMemory):
         budget = self._budget(kwargs)
         if budget is None:
             return await self.aget_all()
-        events = await self._run_async(_selection_op(self.strategy, budget, self.model, input))
+        op = _selection_op(self.session_id, self.strategy, budget, self.model, input)
+        events = await ops.arun(self._store, op)
         return _convert.events_to_messages(events)
 
     def get_all(self) -> list[ChatMessage]:
