@@ -46,14 +46,14 @@ imported or constructed. ``serde=`` replaces the serializer entirely (the caller
 choice); one that may fall back to pickle is refused.
 
 Every public method has an async twin. The logic is written once as generator
-operations that yield store calls; the sync driver runs them with the store's sync
-methods and the async driver with its ``a``-methods (``redis.asyncio`` on Redis, a
-worker thread for file and SQLite), so the event loop never blocks.
+operations that yield typed store calls (``a2a_session_manager.storage.ops``); the
+sync driver runs them with the store's sync methods and the async driver with its
+``a``-methods (``redis.asyncio`` on Redis, a worker thread for file and SQLite), so
+the event loop never blocks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import copy
 import hashlib
@@ -61,8 +61,8 @@ import logging
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Collection, Generator, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, TypeVar, cast
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final, cast
 
 from a2a_session_manager._ids import check_session_id
 from a2a_session_manager._optional import require
@@ -70,7 +70,8 @@ from a2a_session_manager.exceptions import CorruptSessionError, StorageError
 from a2a_session_manager.messages import make_message_event
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider
+from a2a_session_manager.storage import SessionStore, SessionStoreProvider, ops
+from a2a_session_manager.storage.ops import Emit, Op, Stream, call, gather
 
 require("langgraph.checkpoint.base", extra="langgraph", feature="SessionCheckpointer")
 
@@ -95,8 +96,6 @@ from a2a_session_integrations.langgraph._serde import AllowedType, RefusedTypeEr
 
 __all__ = ["BLOB_KIND", "CHUNK", "CKPT_KIND", "WRITES_KIND", "SessionCheckpointer"]
 
-T = TypeVar("T")
-
 logger = logging.getLogger(__name__)
 
 CKPT_KIND: Final = "lg.ckpt"
@@ -116,17 +115,6 @@ _PAGE: Final = 64
 _MIRROR_TAIL: Final = 64
 _CACHE_THREADS: Final = 1024
 _MAX_ID_BYTES: Final = 100
-_GATHER: Final = "__gather__"
-_EMIT: Final = "__emit__"
-
-# An operation yields ("store method", args, kwargs), (_GATHER, [calls], {}) or
-# (_EMIT, (item,), {}) and receives the store's answer (a list for _GATHER).
-Request = tuple[str, tuple[Any, ...], dict[str, Any]]
-Op = Generator[Request, Any, T]
-
-
-def _call(name: str, *args: Any, **kwargs: Any) -> Request:
-    return (name, args, kwargs)
 
 
 # ------------------------------------------------------------------- record keys
@@ -277,75 +265,6 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         clone.serde = self.serde.with_types(pairs)
         return clone
 
-    # ============================================================== drivers
-    def _do(self, request: Request) -> Any:
-        name, args, kwargs = request
-        if name == _GATHER:
-            return [self._do(r) for r in args]
-        return getattr(self.store, name)(*args, **kwargs)
-
-    async def _ado(self, request: Request) -> Any:
-        name, args, kwargs = request
-        if name == _GATHER:
-            return list(await asyncio.gather(*(self._ado(r) for r in args)))
-        return await getattr(self.store, "a" + name)(*args, **kwargs)
-
-    # A store call's exception is thrown into the operation at its yield, so an operation
-    # can handle it (the transcript mirror does); unhandled, it propagates as before.
-    def _run(self, op: Op[T]) -> T:
-        try:
-            request = next(op)
-            while True:
-                try:
-                    answer = self._do(request)
-                except Exception as exc:
-                    request = op.throw(exc)
-                else:
-                    request = op.send(answer)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-
-    async def _arun(self, op: Op[T]) -> T:
-        try:
-            request = next(op)
-            while True:
-                try:
-                    answer = await self._ado(request)
-                except Exception as exc:
-                    request = op.throw(exc)
-                else:
-                    request = op.send(answer)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-
-    def _iter(self, op: Op[None]) -> Iterator[CheckpointTuple]:
-        try:
-            request = next(op)
-            while True:
-                if request[0] == _EMIT:
-                    yield request[1][0]
-                    request = op.send(None)
-                else:
-                    request = op.send(self._do(request))
-        except StopIteration:
-            return
-        finally:
-            op.close()
-
-    async def _aiter(self, op: Op[None]) -> AsyncIterator[CheckpointTuple]:
-        try:
-            request = next(op)
-            while True:
-                if request[0] == _EMIT:
-                    yield request[1][0]
-                    request = op.send(None)
-                else:
-                    request = op.send(await self._ado(request))
-        except StopIteration:
-            return
-        finally:
-            op.close()
-
     # ============================================================== caches
     def _cache_get(self, cache: OrderedDict[str, Any], tid: str) -> Any:
         with self._lock:
@@ -481,12 +400,13 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         checkpoint: dict[str, Any] = dict(rec["checkpoint"])
         versions: Mapping[str, Any] = checkpoint.get("channel_versions") or {}
         blob_keys = [(ch, _blob_key(ns, ch, v)) for ch, v in versions.items()]
-        reqs = [_call("get_record", tid, BLOB_KIND, k) for _, k in blob_keys]
-        reqs.append(_call("list_records", tid, WRITES_KIND, prefix=key + "/"))
-        results = yield (_GATHER, tuple(reqs), {})
+        raws, write_rows = yield from gather(
+            gather(*[call(SessionStore.get_record, tid, BLOB_KIND, k) for _, k in blob_keys]),
+            call(SessionStore.list_records, tid, WRITES_KIND, prefix=key + "/"),
+        )
         values: dict[str, Any] = {}
         manifests: list[tuple[str, str, tuple[int, str]]] = []
-        for (channel, bkey), raw in zip(blob_keys, results[:-1], strict=True):
+        for (channel, bkey), raw in zip(blob_keys, raws, strict=True):
             if raw is None:
                 # A version no put stored a value for: LangGraph lists these when it migrates a
                 # checkpoint of an older layout (renamed channels keep their versions). Like its
@@ -500,8 +420,8 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             values[channel] = self._unpack(raw, tid, f"{BLOB_KIND}/{bkey}")
         if manifests:
             chunk_reqs = [
-                _call(
-                    "list_records",
+                call(
+                    SessionStore.list_records,
                     tid,
                     BLOB_KIND,
                     prefix=_chunk_prefix(ns, ch),
@@ -509,7 +429,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
                 )
                 for ch, _, (count, _) in manifests
             ]
-            listed = yield (_GATHER, tuple(chunk_reqs), {})
+            listed = yield from gather(*chunk_reqs)
             loaded: list[str] = []
             for (channel, bkey, (count, last)), rows in zip(manifests, listed, strict=True):
                 chain = list(self._chain(tid, _chunk_prefix(ns, channel), count, last, dict(rows), bkey))
@@ -520,7 +440,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             with self._lock:
                 known.update(loaded)
         writes: list[tuple[tuple[str, str, int], PendingWrite]] = []
-        for wkey, raw in results[-1]:
+        for wkey, raw in write_rows:
             w = self._unpack(raw, tid, f"{WRITES_KIND}/{wkey}")
             writes.append(
                 (writes_sort_key(w["path"], w["task_id"], w["idx"]), (w["task_id"], w["channel"], w["value"]))
@@ -541,11 +461,13 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
     def _op_get_tuple(self, tid: str, ns: str, checkpoint_id: str | None) -> Op[CheckpointTuple | None]:
         if checkpoint_id:
             key = _ckpt_key(ns, checkpoint_id)
-            raw = yield _call("get_record", tid, CKPT_KIND, key)
+            raw = yield from call(SessionStore.get_record, tid, CKPT_KIND, key)
             if raw is None:
                 return None
         else:
-            rows = yield _call("list_records", tid, CKPT_KIND, prefix=_ns_prefix(ns), reverse=True, limit=1)
+            rows = yield from call(
+                SessionStore.list_records, tid, CKPT_KIND, prefix=_ns_prefix(ns), reverse=True, limit=1
+            )
             if not rows:
                 self._forget(tid)
                 return None
@@ -582,12 +504,12 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             items.append((_run_key(run_id, key), b""))
         # Values first: a crash between the two calls leaves only records no checkpoint names.
         if blobs:
-            yield _call("put_records", tid, BLOB_KIND, blobs)
+            yield from call(SessionStore.put_records, tid, BLOB_KIND, blobs)
             if new_chunks:
                 known = self._known_chunks(tid)
                 with self._lock:
                     known.update(new_chunks)
-        yield _call("put_records", tid, CKPT_KIND, items)
+        yield from call(SessionStore.put_records, tid, CKPT_KIND, items)
         if self.mirror_messages and ns == "" and self.messages_key in new_versions:
             messages = values.get(self.messages_key)
             if isinstance(messages, list) and messages:
@@ -607,7 +529,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             rec = {"task_id": task_id, "channel": channel, "idx": idx, "path": task_path, "value": value}
             items.append((_write_key(key, task_id, idx), self._pack(rec)))
         if items:
-            yield _call("put_records", tid, WRITES_KIND, items)
+            yield from call(SessionStore.put_records, tid, WRITES_KIND, items)
 
     def _op_list(
         self,
@@ -615,12 +537,12 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         filter: Mapping[str, Any] | None,
         before: RunnableConfig | None,
         limit: int | None,
-    ) -> Op[None]:
+    ) -> Stream[CheckpointTuple]:
         conf = (config or {}).get("configurable") or {}
         if conf.get("thread_id") is not None:
             tids = [_thread_id(conf["thread_id"])]
         else:
-            tids = yield _call("list_sessions")
+            tids = yield from call(SessionStore.list_sessions)
         ns: str | None = conf.get("checkpoint_ns")
         only_id = conf.get("checkpoint_id")
         before_id = get_checkpoint_id(before) if before else None
@@ -638,7 +560,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
                 if filter and not all(meta.get(k) == v for k, v in filter.items()):
                     continue
                 tup = yield from self._op_load(tid, key, rec)
-                yield (_EMIT, (tup,), {})
+                yield Emit(tup)
                 if left is not None:
                     left -= 1
                     if left <= 0:
@@ -655,18 +577,20 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
     ) -> Op[list[tuple[str, bytes]]]:
         """Checkpoint records of one thread, newest first within a namespace."""
         if ns is None:
-            rows = yield _call("list_records", tid, CKPT_KIND, prefix="c", reverse=True)
+            rows = yield from call(SessionStore.list_records, tid, CKPT_KIND, prefix="c", reverse=True)
             return list(rows)
         if only_id:
             key = _ckpt_key(ns, only_id)
-            raw = yield _call("get_record", tid, CKPT_KIND, key)
+            raw = yield from call(SessionStore.get_record, tid, CKPT_KIND, key)
             return [] if raw is None else [(key, raw)]
         prefix = _ns_prefix(ns)
         bound = _ckpt_key(ns, before_id) if before_id else None
         page = left if (left is not None and not filter) else _PAGE
         out: list[tuple[str, bytes]] = []
         while True:
-            rows = yield _call("list_records", tid, CKPT_KIND, prefix=prefix, before=bound, limit=page, reverse=True)
+            rows = yield from call(
+                SessionStore.list_records, tid, CKPT_KIND, prefix=prefix, before=bound, limit=page, reverse=True
+            )
             out.extend(rows)
             if len(rows) < page or (not filter and left is not None and len(out) >= left):
                 return out
@@ -685,7 +609,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         recent = self._cache_get(self._mirrored, tid)
         if recent is None:
             try:
-                tail = yield _call("get_events", tid, last_n=_MIRROR_TAIL)
+                tail = yield from call(SessionStore.get_events, tid, last_n=_MIRROR_TAIL)
             except StorageError as exc:
                 _log_mirror_failure(tid, exc, "the next checkpoint retries")
                 return
@@ -705,7 +629,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         new.reverse()
         events = _mirror_events(messages, new, checkpoint_id)
         try:
-            yield _call("append_events", tid, events)
+            yield from call(SessionStore.append_events, tid, events)
             stored = len(events)
         except StorageError as exc:
             _log_mirror_failure(tid, exc, "the next checkpoint retries")
@@ -721,7 +645,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         """Append events one by one, a refused one replaced by a placeholder; how many are stored."""
         for done, event in enumerate(events):
             try:
-                yield _call("append_events", tid, [event])
+                yield from call(SessionStore.append_events, tid, [event])
                 continue
             except StorageError as exc:
                 _log_mirror_failure(tid, exc, "the next checkpoint retries")
@@ -729,7 +653,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             except Exception as exc:
                 refused = exc
             try:
-                yield _call("append_events", tid, [_placeholder_for(event, checkpoint_id, refused)])
+                yield from call(SessionStore.append_events, tid, [_placeholder_for(event, checkpoint_id, refused)])
             except Exception as exc:
                 _log_mirror_failure(tid, exc, "the next checkpoint retries")
                 return done
@@ -744,26 +668,26 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
 
     def _op_delete_thread(self, tid: str) -> Op[None]:
         self._forget(tid)
-        yield (_GATHER, tuple(_call("delete_records", tid, kind) for kind in _KINDS), {})
+        yield from gather(*[call(SessionStore.delete_records, tid, kind) for kind in _KINDS])
         self._forget(tid)
 
     def _op_copy_thread(self, src: str, dst: str) -> Op[None]:
-        listed = yield (_GATHER, tuple(_call("list_records", src, kind) for kind in _KINDS), {})
+        listed = yield from gather(*[call(SessionStore.list_records, src, kind) for kind in _KINDS])
         # Values and writes before checkpoints: a reader of dst never sees a checkpoint without its data.
         for kind, rows in sorted(zip(_KINDS, listed, strict=True), key=lambda kr: kr[0] == CKPT_KIND):
             if rows:
-                yield _call("put_records", dst, kind, rows)
+                yield from call(SessionStore.put_records, dst, kind, rows)
         if self.mirror_messages and listed[0]:
-            events = yield _call("get_events", src)
+            events = yield from call(SessionStore.get_events, src)
             if events:
-                yield _call("append_events", dst, events)
+                yield from call(SessionStore.append_events, dst, events)
         self._forget(dst)
 
     def _op_prune_thread(self, tid: str, strategy: str) -> Op[None]:
         if strategy == "delete":
             yield from self._op_delete_thread(tid)
             return
-        rows = yield _call("list_records", tid, CKPT_KIND, prefix="c")
+        rows = yield from call(SessionStore.list_records, tid, CKPT_KIND, prefix="c")
         latest: dict[str, tuple[str, str]] = {}
         recs: dict[str, dict[str, Any]] = {}
         for key, raw in rows:
@@ -779,17 +703,15 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         runs = [r for r in dict.fromkeys(run_ids) if isinstance(r, str) and r]
         if not runs:
             return
-        tids = yield _call("list_sessions")
+        tids = yield from call(SessionStore.list_sessions)
         for tid in tids:
-            found = yield (
-                _GATHER,
-                tuple(_call("list_records", tid, CKPT_KIND, prefix=f"r{_enc(run)}/") for run in runs),
-                {},
+            found = yield from gather(
+                *[call(SessionStore.list_records, tid, CKPT_KIND, prefix=f"r{_enc(run)}/") for run in runs]
             )
             doomed = [key.split("/", 1)[1] for rows in found for key, _ in rows]
             if not doomed:
                 continue
-            rows = yield _call("list_records", tid, CKPT_KIND, prefix="c")
+            rows = yield from call(SessionStore.list_records, tid, CKPT_KIND, prefix="c")
             recs = {key: self._decode_ckpt(tid, key, raw) for key, raw in rows}
             yield from self._op_drop(tid, doomed, recs)
 
@@ -803,11 +725,11 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             run_id = (recs.get(key, {}).get("metadata") or {}).get("run_id")
             if isinstance(run_id, str) and run_id:
                 ckpt_keys.append(_run_key(run_id, key))
-        yield _call("delete_records", tid, CKPT_KIND, ckpt_keys)
-        writes = yield _call("list_records", tid, WRITES_KIND, prefix="c")
+        yield from call(SessionStore.delete_records, tid, CKPT_KIND, ckpt_keys)
+        writes = yield from call(SessionStore.list_records, tid, WRITES_KIND, prefix="c")
         dead_writes = [k for k, _ in writes if k.rsplit("/", 2)[0] in doomed_set]
         if dead_writes:
-            yield _call("delete_records", tid, WRITES_KIND, dead_writes)
+            yield from call(SessionStore.delete_records, tid, WRITES_KIND, dead_writes)
         # Mark and sweep the values: those the surviving checkpoints name, and their chunks.
         live: set[str] = set()
         for key, rec in recs.items():
@@ -816,7 +738,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             ns = rec.get("ns", "")
             for channel, version in (rec["checkpoint"].get("channel_versions") or {}).items():
                 live.add(_blob_key(ns, channel, version))
-        blobs = yield _call("list_records", tid, BLOB_KIND)
+        blobs = yield from call(SessionStore.list_records, tid, BLOB_KIND)
         live_chunks: set[str] = set()
         records = dict(blobs)
         for key, raw in blobs:
@@ -829,7 +751,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
                     live_chunks.add(item_key)
         dead = [k for k, _ in blobs if k not in live and k not in live_chunks]
         if dead:
-            yield _call("delete_records", tid, BLOB_KIND, dead)
+            yield from call(SessionStore.delete_records, tid, BLOB_KIND, dead)
         self._forget(tid)
 
     # ============================================================== public: sync
@@ -851,7 +773,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         op = self._op_get_tuple(
             _thread_id(conf["thread_id"]), conf.get("checkpoint_ns", "") or "", get_checkpoint_id(config)
         )
-        return self._run(op)
+        return ops.run(self.store, op)
 
     def list(
         self,
@@ -878,7 +800,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         Raises:
             InvalidSessionIdError: The thread id is not a valid session id.
         """
-        return self._iter(self._op_list(config, filter, before, limit))
+        return ops.iterate(self.store, self._op_list(config, filter, before, limit))
 
     def put(
         self,
@@ -908,7 +830,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             InvalidSessionIdError: The thread id is not a valid session id.
             StorageError: The store failed.
         """
-        return self._run(self._op_put(config, checkpoint, metadata, new_versions))
+        return ops.run(self.store, self._op_put(config, checkpoint, metadata, new_versions))
 
     def put_writes(
         self,
@@ -925,7 +847,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             task_id: The task that wrote them.
             task_path: The task's path (orders writes on load).
         """
-        self._run(self._op_put_writes(config, writes, task_id, task_path))
+        ops.run(self.store, self._op_put_writes(config, writes, task_id, task_path))
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete the thread's checkpoints, values and writes.
@@ -936,7 +858,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         Args:
             thread_id: The thread (session) id.
         """
-        self._run(self._op_delete_thread(_thread_id(thread_id)))
+        ops.run(self.store, self._op_delete_thread(_thread_id(thread_id)))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints (and their writes) that the given runs created, in every thread.
@@ -948,7 +870,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         Args:
             run_ids: LangGraph run ids (``metadata["run_id"]``).
         """
-        self._run(self._op_delete_runs(run_ids))
+        ops.run(self.store, self._op_delete_runs(run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint, value and write of a thread (and its transcript) to another.
@@ -957,7 +879,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             source_thread_id: The thread to copy.
             target_thread_id: The thread to create or extend.
         """
-        self._run(self._op_copy_thread(_thread_id(source_thread_id), _thread_id(target_thread_id)))
+        ops.run(self.store, self._op_copy_thread(_thread_id(source_thread_id), _thread_id(target_thread_id)))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Prune threads: keep each namespace's latest checkpoint, or delete them all.
@@ -977,7 +899,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         """
         checked = self._check_prune(thread_ids, strategy)
         for tid in checked:
-            self._run(self._op_prune_thread(tid, strategy))
+            ops.run(self.store, self._op_prune_thread(tid, strategy))
 
     # ============================================================== public: async
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -986,7 +908,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         op = self._op_get_tuple(
             _thread_id(conf["thread_id"]), conf.get("checkpoint_ns", "") or "", get_checkpoint_id(config)
         )
-        return await self._arun(op)
+        return await ops.arun(self.store, op)
 
     async def alist(
         self,
@@ -997,7 +919,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of `list`."""
-        async for tup in self._aiter(self._op_list(config, filter, before, limit)):
+        async for tup in ops.aiterate(self.store, self._op_list(config, filter, before, limit)):
             yield tup
 
     async def aput(
@@ -1008,7 +930,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async twin of `put`."""
-        return await self._arun(self._op_put(config, checkpoint, metadata, new_versions))
+        return await ops.arun(self.store, self._op_put(config, checkpoint, metadata, new_versions))
 
     async def aput_writes(
         self,
@@ -1018,25 +940,25 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         task_path: str = "",
     ) -> None:
         """Async twin of `put_writes`."""
-        await self._arun(self._op_put_writes(config, writes, task_id, task_path))
+        await ops.arun(self.store, self._op_put_writes(config, writes, task_id, task_path))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of `delete_thread`."""
-        await self._arun(self._op_delete_thread(_thread_id(thread_id)))
+        await ops.arun(self.store, self._op_delete_thread(_thread_id(thread_id)))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Async twin of `delete_for_runs`."""
-        await self._arun(self._op_delete_runs(run_ids))
+        await ops.arun(self.store, self._op_delete_runs(run_ids))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Async twin of `copy_thread`."""
-        await self._arun(self._op_copy_thread(_thread_id(source_thread_id), _thread_id(target_thread_id)))
+        await ops.arun(self.store, self._op_copy_thread(_thread_id(source_thread_id), _thread_id(target_thread_id)))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async twin of `prune`."""
         checked = self._check_prune(thread_ids, strategy)
         for tid in checked:
-            await self._arun(self._op_prune_thread(tid, strategy))
+            await ops.arun(self.store, self._op_prune_thread(tid, strategy))
 
     # ============================================================== helpers
     @staticmethod
