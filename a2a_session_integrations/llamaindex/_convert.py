@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from a2a_session_manager._ids import new_id
 from a2a_session_manager.messages import (
     UNKNOWN_PART,
+    AskedCall,
     event_role,
     event_text,
     event_tool_calls,
@@ -52,6 +53,7 @@ from a2a_session_manager.messages import (
     make_tool_call_event,
     part_placeholder,
     rebuild_from_lines,
+    tool_calls_of,
 )
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
@@ -71,7 +73,6 @@ from pydantic import ValidationError
 
 __all__ = [
     "LLAMAINDEX_KEY",
-    "ToolCalls",
     "aread_messages",
     "event_to_message",
     "events_to_messages",
@@ -81,14 +82,10 @@ __all__ = [
     "messages_to_events",
     "neutral_content",
     "read_messages",
-    "tool_calls_of",
 ]
 
 LLAMAINDEX_KEY = "llamaindex"
 """Key of ``SessionEvent.metadata`` holding the exact ``ChatMessage.model_dump(mode="json")``."""
-
-ToolCalls = dict[str, tuple[str, str, dict[str, Any]]]
-"""Known tool calls: ``tool_call_id`` → (event id of the asking turn, tool name, arguments)."""
 
 _ROLE = {
     MessageRole.USER: "user",
@@ -235,7 +232,7 @@ def _dump(message: ChatMessage) -> dict[str, Any]:
 def message_to_event(
     message: ChatMessage,
     *,
-    known_calls: ToolCalls | None = None,
+    known_calls: Mapping[str, AskedCall] | None = None,
     task_id: str | None = None,
     event_id: str | None = None,
 ) -> SessionEvent:
@@ -243,8 +240,8 @@ def message_to_event(
 
     Args:
         message: The message.
-        known_calls: Tool calls asked for earlier (see ``tool_calls_of``): a tool
-            result takes its name, arguments and parent from there.
+        known_calls: Tool calls asked for earlier (``a2a_session_manager.messages.tool_calls_of``):
+            a tool result takes its name, arguments and parent from there.
         task_id: Run id to stamp on the event.
         event_id: Id of the event (default: a fresh one; tool results always take
             ``tool:<tool_call_id>``).
@@ -261,7 +258,8 @@ def message_to_event(
     role = _ROLE.get(message.role, "user")
     call_id = message.additional_kwargs.get("tool_call_id")
     if role == "tool" and isinstance(call_id, str) and call_id:
-        parent, name, args = (known_calls or {}).get(call_id, ("", "", {}))
+        asked = (known_calls or {}).get(call_id)
+        parent, name, args = asked if asked is not None else ("", "", {})
         name = name or str(message.additional_kwargs.get("name") or "")
         content = neutral_content(message)
         is_error = bool(message.additional_kwargs.get("is_error"))
@@ -291,66 +289,31 @@ def message_to_event(
     return event
 
 
-def tool_calls_of(events: Iterable[SessionEvent]) -> ToolCalls:
-    """Tool calls asked for by assistant events: ``tool_call_id`` → (event id, name, arguments).
-
-    Args:
-        events: Events, e.g. the tail of a session.
-    """
-    out: ToolCalls = {}
-    for event in events:
-        for call in event_tool_calls(event):
-            if call["id"]:
-                out[call["id"]] = (event.id, call["name"], dict(call["arguments"]))
-    return out
-
-
 def messages_to_events(
     messages: Iterable[ChatMessage],
     *,
-    known_calls: ToolCalls | None = None,
+    known_calls: Mapping[str, AskedCall] | None = None,
     task_id: str | None = None,
-    reuse: Callable[[ChatMessage, SessionEvent], SessionEvent] | None = None,
 ) -> list[SessionEvent]:
     """Map messages to events, linking each tool result to the turn that asked for it.
 
     Args:
         messages: Messages in conversation order.
-        known_calls: Tool calls asked for before this batch (found ones are added).
+        known_calls: Tool calls asked for before this batch
+            (``a2a_session_manager.messages.tool_calls_of`` of the session's tail);
+            calls found in the batch are added.
         task_id: Run id to stamp on every event.
-        reuse: Called with each message and its new event; returns the event to store
-            instead (an event another writer already recorded for the same message).
 
     Returns:
         One event per message, in order.
     """
-    calls: ToolCalls = dict(known_calls or {})
+    calls: dict[str, AskedCall] = dict(known_calls or {})
     out: list[SessionEvent] = []
     for message in messages:
         event = message_to_event(message, known_calls=calls, task_id=task_id)
-        if reuse is not None:
-            event = reuse(message, event)
-        for call in event_tool_calls(event):
-            if call["id"]:
-                calls[call["id"]] = (event.id, call["name"], dict(call["arguments"]))
+        calls.update(tool_calls_of([event]))
         out.append(event)
     return out
-
-
-def needs_known_calls(messages: Sequence[ChatMessage]) -> bool:
-    """True when a tool result's asking turn is not in the batch (look it up in the session).
-
-    Args:
-        messages: Messages about to be stored.
-    """
-    asked: set[str] = set()
-    for message in messages:
-        for call in message_tool_calls(message) if message.role == MessageRole.ASSISTANT else []:
-            asked.add(call["id"])
-        cid = message.additional_kwargs.get("tool_call_id")
-        if message.role == MessageRole.TOOL and isinstance(cid, str) and cid and cid not in asked:
-            return True
-    return False
 
 
 # ---------------------------------------------------------------------- from events

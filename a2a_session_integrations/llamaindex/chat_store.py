@@ -1,8 +1,8 @@
 """``SessionChatStore``: a LlamaIndex ``BaseChatStore`` whose keys are sessions of our stores.
 
-Also the helpers the LlamaIndex adapters share to turn ``ChatMessage``\\ s into events
-(tool results linked to their asking turn, events converged with ``SessionEventHandler``)
-and to find the events behind message positions.
+How messages become events (tool results linked, handler records adopted) lives in
+``_writes``; the names ``prepare_events``, ``write_messages`` and ``awrite_messages``
+stay importable from here for the adapters that still do.
 """
 
 from __future__ import annotations
@@ -12,78 +12,21 @@ from typing import Any
 
 from a2a_session_manager._ids import check_session_id
 from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider
+from a2a_session_manager.storage import SessionStore, resolve
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.storage.chat_store.base import BaseChatStore
 from pydantic import ConfigDict, Field
 
 from a2a_session_integrations.llamaindex import _convert
-from a2a_session_integrations.llamaindex.events import reuse_recorded
+from a2a_session_integrations.llamaindex._writes import (
+    awrite_messages,
+    message_positions,
+    prepare_events,
+    write_messages,
+)
 
-__all__ = ["SessionChatStore"]
-
-PARENT_LOOKBACK = 64
-"""How many trailing events are searched for the turn that asked for a tool result stored alone."""
-
-
-def prepare_events(
-    store: SessionStore, session_id: str, messages: Sequence[ChatMessage], tail: list[SessionEvent] | None
-) -> list[SessionEvent]:
-    """Events for ``messages`` (tool results linked to their turn; handler records reused).
-
-    Args:
-        store: The store (identifies the handler records that may be reused).
-        session_id: The session.
-        messages: The messages, in order.
-        tail: The session's last events when a tool result's turn is not in the batch.
-
-    Returns:
-        One event per message.
-    """
-    known = _convert.tool_calls_of(tail) if tail else None
-    return _convert.messages_to_events(
-        messages,
-        known_calls=known,
-        reuse=lambda message, event: reuse_recorded(store, session_id, message, event),
-    )
-
-
-def write_messages(store: SessionStore, session_id: str, messages: Sequence[ChatMessage]) -> None:
-    """Append messages as events in one store call (``append_events``).
-
-    Args:
-        store: The store.
-        session_id: The session (created on first write).
-        messages: The messages, in order.
-    """
-    if not messages:
-        return
-    tail = store.get_events(session_id, last_n=PARENT_LOOKBACK) if _convert.needs_known_calls(messages) else None
-    store.append_events(session_id, prepare_events(store, session_id, messages, tail))
-
-
-async def awrite_messages(store: SessionStore, session_id: str, messages: Sequence[ChatMessage]) -> None:
-    """Async twin of `write_messages` (native: the store's ``a*`` methods)."""
-    if not messages:
-        return
-    tail = None
-    if _convert.needs_known_calls(messages):
-        tail = await store.aget_events(session_id, last_n=PARENT_LOOKBACK)
-    await store.aappend_events(session_id, prepare_events(store, session_id, messages, tail))
-
-
-def message_positions(events: Sequence[SessionEvent]) -> list[tuple[int, ChatMessage]]:
-    """``(event position, message)`` for each event that is a chat message, in order.
-
-    Args:
-        events: A session's events.
-    """
-    out: list[tuple[int, ChatMessage]] = []
-    for i, event in enumerate(events):
-        message = _convert.event_to_message(event)
-        if message is not None:
-            out.append((i, message))
-    return out
+# prepare_events, write_messages and awrite_messages stay importable from here (memory.py does).
+__all__ = ["SessionChatStore", "awrite_messages", "prepare_events", "write_messages"]
 
 
 def _without(events: Sequence[SessionEvent], position: int) -> list[SessionEvent]:
@@ -112,7 +55,8 @@ class SessionChatStore(BaseChatStore):
     thread), so none blocks the event loop.
 
     Args:
-        store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
+        store: Any SessionStore; None uses the provider's default at each call
+            (``a2a_session_manager.storage.resolve``).
 
     Raises:
         InvalidSessionIdError: From every method, for a key that is not a valid session id.
@@ -120,10 +64,14 @@ class SessionChatStore(BaseChatStore):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    store: Any = Field(default=None, exclude=True, description="The SessionStore holding the sessions.")
+    store: Any = Field(
+        default=None,
+        exclude=True,
+        description="The SessionStore (None: the default at each call).",
+    )
 
     def __init__(self, store: SessionStore | None = None, **kwargs: Any) -> None:
-        super().__init__(store=store if store is not None else SessionStoreProvider.get_store(), **kwargs)
+        super().__init__(store=store, **kwargs)
 
     @classmethod
     def class_name(cls) -> str:
@@ -132,8 +80,9 @@ class SessionChatStore(BaseChatStore):
 
     @property
     def _store(self) -> SessionStore:
-        store: SessionStore = self.store
-        return store
+        """The store to use now (the provider's default when none was given)."""
+        given: SessionStore | None = self.store
+        return resolve(given)
 
     # ------------------------------------------------------------------ set / get
     def set_messages(self, key: str, messages: list[ChatMessage]) -> None:
@@ -286,4 +235,4 @@ class SessionChatStore(BaseChatStore):
         return await self._store.alist_sessions()
 
     def __repr__(self) -> str:
-        return f"SessionChatStore(store={type(self.store).__name__})"
+        return f"SessionChatStore(store={type(self._store).__name__})"

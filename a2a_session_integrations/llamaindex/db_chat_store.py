@@ -16,14 +16,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from a2a_session_manager._ids import check_session_id
+from a2a_session_manager.exceptions import CorruptSessionError
 from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider
+from a2a_session_manager.storage import SessionStore, resolve
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.storage.chat_store.base_db import AsyncDBChatStore, MessageStatus
 from pydantic import ConfigDict, Field
 
 from a2a_session_integrations.llamaindex import _convert
-from a2a_session_integrations.llamaindex.chat_store import PARENT_LOOKBACK, prepare_events
+from a2a_session_integrations.llamaindex._writes import aevents_to_append
 
 __all__ = ["SessionDBChatStore"]
 
@@ -46,7 +47,8 @@ class SessionDBChatStore(AsyncDBChatStore):
     and the core; archived messages stay in the session.
 
     Args:
-        store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
+        store: Any SessionStore; None uses the provider's default at each call
+            (``a2a_session_manager.storage.resolve``).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -54,7 +56,7 @@ class SessionDBChatStore(AsyncDBChatStore):
     store: Any = Field(default=None, exclude=True)
 
     def __init__(self, store: SessionStore | None = None, **kwargs: Any) -> None:
-        super().__init__(store=store if store is not None else SessionStoreProvider.get_store(), **kwargs)
+        super().__init__(store=store, **kwargs)
 
     @classmethod
     def class_name(cls) -> str:
@@ -63,8 +65,9 @@ class SessionDBChatStore(AsyncDBChatStore):
 
     @property
     def _store(self) -> SessionStore:
-        store: SessionStore = self.store
-        return store
+        """The store to use now (the provider's default when none was given)."""
+        given: SessionStore | None = self.store
+        return resolve(given)
 
     # -------------------------------------------------------------------- helpers
     async def _boundary(self, sid: str) -> int:
@@ -74,8 +77,6 @@ class SessionDBChatStore(AsyncDBChatStore):
         try:
             return max(int(raw.decode("ascii")), 0)
         except ValueError:
-            from a2a_session_manager.exceptions import CorruptSessionError
-
             raise CorruptSessionError(
                 f"session {sid!r}: record {RECORD_KIND}/{BOUNDARY_KEY} is not an int ({raw[:40]!r}); "
                 "delete the record to make every message active",
@@ -107,10 +108,7 @@ class SessionDBChatStore(AsyncDBChatStore):
         return events, boundary, out
 
     async def _events_for(self, sid: str, messages: Sequence[ChatMessage], status: MessageStatus) -> list[SessionEvent]:
-        tail = None
-        if _convert.needs_known_calls(messages):
-            tail = await self._store.aget_events(sid, last_n=PARENT_LOOKBACK)
-        events = prepare_events(self._store, sid, messages, tail)
+        events = await aevents_to_append(self._store, sid, messages)
         if status == MessageStatus.ARCHIVED:
             for event in events:
                 event.metadata[STATUS_KEY] = MessageStatus.ARCHIVED.value

@@ -61,7 +61,7 @@ from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
 from a2a_session_manager.models.token_usage import TokenUsage
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider
+from a2a_session_manager.storage import SessionStore, resolve
 from a2a_session_manager.tokens import choose_encoding, count_messages_tokens, count_text_tokens
 from a2a_session_manager.usage import usage_from_llamaindex
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
@@ -75,6 +75,14 @@ from llama_index_instrumentation.dispatcher import Dispatcher
 from pydantic import ConfigDict, PrivateAttr
 
 from a2a_session_integrations.llamaindex import _convert
+from a2a_session_integrations.llamaindex._registry import (
+    MAX_PENDING_CALLS,
+    current_task_id,
+    end_run,
+    register_run,
+    register_tool,
+    reuse_recorded,
+)
 
 __all__ = ["SessionEventHandler", "current_task_id", "reuse_recorded"]
 
@@ -83,113 +91,6 @@ logger = logging.getLogger(__name__)
 _ACTIVE: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
     "a2a_session_llamaindex_recording", default=frozenset()
 )
-_MAX_PENDING_CALLS = 4096
-
-
-# ---------------------------------------------------------------- shared registry
-@dataclass
-class _Pending:
-    """What handlers on one (store object, session) recorded that a memory may store."""
-
-    run_ids: list[str] = field(default_factory=list)
-    tools: dict[str, SessionEvent] = field(default_factory=dict)
-
-
-_REGISTRY: dict[tuple[int, str], _Pending] = {}
-_REGISTRY_LOCK = threading.Lock()
-
-
-def _key(store: SessionStore, session_id: str) -> tuple[int, str]:
-    return (id(store), session_id)
-
-
-def current_task_id(store: SessionStore, session_id: str) -> str | None:
-    """Id of the run a ``SessionEventHandler`` has open on this store object and session.
-
-    Args:
-        store: The store object.
-        session_id: The session.
-
-    Returns:
-        The newest open run's id, or None.
-    """
-    with _REGISTRY_LOCK:
-        pending = _REGISTRY.get(_key(store, session_id))
-        return pending.run_ids[-1] if pending and pending.run_ids else None
-
-
-def reuse_recorded(store: SessionStore, session_id: str, message: ChatMessage, event: SessionEvent) -> SessionEvent:
-    """The event to store for ``message``, merged with what a handler recorded for it.
-
-    A tool result a ``SessionEventHandler`` recorded (same store object and session)
-    takes the handler's ``duration_ms``, error and ``task_id``, keeps the memory's
-    parent and exact message, and is removed from the handler's unwritten calls; any
-    other event gets the open run's id as ``task_id``.
-
-    Args:
-        store: The store object.
-        session_id: The session.
-        message: The message being stored.
-        event: Its event as converted.
-
-    Returns:
-        The event to store.
-    """
-    with _REGISTRY_LOCK:
-        pending = _REGISTRY.get(_key(store, session_id))
-        if pending is None:
-            return event
-        recorded = None
-        if event.type == EventType.TOOL_CALL and isinstance(event.message, dict):
-            recorded = pending.tools.pop(str(event.message.get("tool_call_id")), None)
-        run_id = pending.run_ids[-1] if pending.run_ids else None
-    if recorded is None:
-        if event.task_id is None and run_id is not None:
-            event.task_id = run_id
-        return event
-    body = dict(event.message)
-    seen = recorded.message
-    if not body.get("name"):
-        body["name"] = seen.get("name", "")
-    if not body.get("arguments"):
-        body["arguments"] = seen.get("arguments", {})
-    if "duration_ms" in seen:
-        body["duration_ms"] = seen["duration_ms"]
-    if seen.get("error") is not None:
-        body.pop("result", None)
-        body["error"] = seen["error"]
-    metadata = dict(event.metadata)
-    if "parent_event_id" not in metadata and "parent_event_id" in recorded.metadata:
-        metadata["parent_event_id"] = recorded.metadata["parent_event_id"]
-    return event.model_copy(update={"message": body, "metadata": metadata, "task_id": recorded.task_id})
-
-
-def _register_run(store: SessionStore, session_id: str, run_id: str) -> None:
-    with _REGISTRY_LOCK:
-        _REGISTRY.setdefault(_key(store, session_id), _Pending()).run_ids.append(run_id)
-
-
-def _register_tool(store: SessionStore, session_id: str, call_id: str, event: SessionEvent) -> None:
-    with _REGISTRY_LOCK:
-        pending = _REGISTRY.setdefault(_key(store, session_id), _Pending())
-        if len(pending.tools) >= _MAX_PENDING_CALLS:
-            pending.tools.pop(next(iter(pending.tools)))
-        pending.tools[call_id] = event
-
-
-def _end_run(store: SessionStore, session_id: str, run_id: str, call_ids: list[str]) -> list[SessionEvent]:
-    """Forget a run; return its tool events no memory claimed (to be written now)."""
-    key = _key(store, session_id)
-    with _REGISTRY_LOCK:
-        pending = _REGISTRY.get(key)
-        if pending is None:
-            return []
-        left = [e for e in (pending.tools.pop(c, None) for c in call_ids) if e is not None]
-        if run_id in pending.run_ids:
-            pending.run_ids.remove(run_id)
-        if not pending.run_ids and not pending.tools:
-            del _REGISTRY[key]
-    return left
 
 
 # -------------------------------------------------------------------------- writer
@@ -309,7 +210,8 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
 
     Args:
         session_id: The session to record into (created on first write).
-        store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
+        store: Any SessionStore; None uses the provider's default at each call
+            (``a2a_session_manager.storage.resolve``).
 
     Raises:
         InvalidSessionIdError: ``session_id`` is not a valid session id.
@@ -336,7 +238,7 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
         BaseEventHandler.__init__(
             self,
             session_id=check_session_id(session_id),
-            store=store if store is not None else SessionStoreProvider.get_store(),
+            store=store,
         )
         self._lock = None
 
@@ -347,8 +249,9 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
 
     @property
     def _store(self) -> SessionStore:
-        store: SessionStore = self.store
-        return store
+        """The store to write to now (the provider's default when none was given)."""
+        given: SessionStore | None = self.store
+        return resolve(given)
 
     # ----------------------------------------------------------- attach / scope
     def attach(self, dispatcher: Dispatcher | None = None) -> None:
@@ -445,7 +348,7 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
                 run.mark_running()
                 self._runs[id_] = _Run(run)
                 root = id_
-                _register_run(self._store, self.session_id, run.id)
+                register_run(self._store, self.session_id, run.id)
                 self._write_run(run)
             self._span_root[id_] = root
             self._runs[root].spans.add(id_)
@@ -490,7 +393,7 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
             for span in state.spans:
                 self._span_root.pop(span, None)
                 self._llm_starts.pop(span, None)
-        left = _end_run(self._store, self.session_id, state.run.id, state.call_ids)
+        left = end_run(self._store, self.session_id, state.run.id, state.call_ids)
         if left:
             self._write_events(left)
         if error is None:
@@ -526,7 +429,7 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
             task_id=state.run.id,
         )
         state.call_ids.append(tool.call_id)
-        _register_tool(self._store, self.session_id, tool.call_id, event)
+        register_tool(self._store, self.session_id, tool.call_id, event)
 
     # ------------------------------------------------------------------- events
     def handle(self, event: BaseEvent, **kwargs: Any) -> None:
@@ -590,13 +493,13 @@ class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
         with self._state_lock:
             for call in calls:
                 if call["id"]:
-                    if len(self._asked_by) >= _MAX_PENDING_CALLS:
+                    if len(self._asked_by) >= MAX_PENDING_CALLS:
                         self._asked_by.pop(next(iter(self._asked_by)))
                     self._asked_by[call["id"]] = record.id
         self._write_events([record])
 
     def __repr__(self) -> str:
-        return f"SessionEventHandler(session_id={self.session_id!r}, store={type(self.store).__name__})"
+        return f"SessionEventHandler(session_id={self.session_id!r}, store={type(self._store).__name__})"
 
 
 class _Recording:
