@@ -40,7 +40,7 @@ to the caller (after the store's translation, for `run_primitives`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from a2a_session_manager.exceptions import SessionManagerError
@@ -290,7 +290,7 @@ async def arun(target: object, plan: Plan[T]) -> T:
         return value
 
 
-def iterate(target: object, stream: Stream[Y]) -> Iterator[Y]:
+def iterate(target: object, stream: Stream[Y]) -> Generator[Y, None, None]:
     """Drive an emitting operation with the target's sync methods, yielding what it emits.
 
     The operation advances only as far as the consumer reads; closing the iterator
@@ -322,7 +322,7 @@ def iterate(target: object, stream: Stream[Y]) -> Iterator[Y]:
         stream.close()
 
 
-async def aiterate(target: object, stream: Stream[Y]) -> AsyncIterator[Y]:
+async def aiterate(target: object, stream: Stream[Y]) -> AsyncGenerator[Y, None]:
     """Async twin of `iterate`.
 
     Args:
