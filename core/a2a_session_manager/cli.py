@@ -569,7 +569,6 @@ def _cmd_import(store: SessionStore, args: argparse.Namespace, out: TextIO) -> N
     except CorruptSessionError as exc:
         why = _validation_text(exc.__cause__) if isinstance(exc.__cause__, ValidationError) else str(exc)
         raise CliError(f"{name}: invalid session header ({why})", 1) from exc
-    session._synced_ids.clear()
     for event in events:
         event.seq = None
         session.add_event(event)

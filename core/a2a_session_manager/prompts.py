@@ -76,7 +76,7 @@ from a2a_session_manager.tokens import (
 )
 
 if TYPE_CHECKING:
-    from a2a_session_manager.models.session import Session
+    from a2a_session_manager.models.session import Session, SessionSource
     from a2a_session_manager.storage.base import SessionStore
 
 __all__ = [
@@ -731,12 +731,12 @@ def _assemble(
     return messages
 
 
-def _store_for(session: Session, store: SessionStore | None) -> SessionStore:
+def _store_for(session: Session, store: SessionStore | None) -> SessionSource:
     if store is not None:
         return store
     # The session's own store (where it was loaded from or saved to), else the default:
     # the same store ``Session.ancestors()`` reads, walked only ``max_depth`` levels up.
-    return session._resolve_store()
+    return session.store
 
 
 def build_prompt_from_session(

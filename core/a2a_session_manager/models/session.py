@@ -1,23 +1,74 @@
-"""A session: an ordered log of events, its runs, state and place in a hierarchy."""
+"""A session: an ordered log of events, its runs, state and place in a hierarchy.
+
+Models do no I/O of their own and never import ``storage``: a session reaches a store
+through ``SessionSource``, the few store methods it needs, which every ``SessionStore``
+has. ``storage`` registers the process-wide default (``SessionStoreProvider.get_store``)
+with ``set_default_source`` when it is imported, which importing ``a2a_session_manager``
+always does.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from a2a_session_manager.exceptions import InvalidDataError
+from a2a_session_manager.exceptions import InvalidDataError, SessionManagerError
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_metadata import SessionMetadata
 from a2a_session_manager.models.session_run import RunStatus, SessionRun
 from a2a_session_manager.models.token_usage import TokenSummary
 
-if TYPE_CHECKING:
-    from a2a_session_manager.storage.base import SessionStore
+__all__ = ["Session", "SessionSource", "set_default_source"]
 
-__all__ = ["Session"]
+
+class SessionSource(Protocol):
+    """The store methods a ``Session`` uses: reading its relatives and appending its events.
+
+    Every ``SessionStore`` is one; the protocol exists so that models need not import
+    ``storage``.
+    """
+
+    def get(self, session_id: str) -> Session | None:
+        """Load a session, or None when it does not exist."""
+        ...
+
+    async def aget(self, session_id: str) -> Session | None:
+        """Async twin of `get`."""
+        ...
+
+    def get_child_ids(self, session_id: str) -> list[str]:
+        """Ids of a session's stored children."""
+        ...
+
+    async def aget_child_ids(self, session_id: str) -> list[str]:
+        """Async twin of `get_child_ids`."""
+        ...
+
+    def append_event(self, session_id: str, event: SessionEvent) -> None:
+        """Append one event to a stored session."""
+        ...
+
+    async def aappend_event(self, session_id: str, event: SessionEvent) -> None:
+        """Async twin of `append_event`."""
+        ...
+
+
+_default_source: Callable[[], SessionSource] | None = None
+
+
+def set_default_source(source: Callable[[], SessionSource]) -> None:
+    """Set how a session that has no store of its own finds one (``storage`` calls this).
+
+    Args:
+        source: Called at each use, so a later change of the default applies to sessions
+            made before it (``storage`` passes ``SessionStoreProvider.get_store``).
+    """
+    global _default_source
+    _default_source = source
 
 
 class Session(BaseModel):
@@ -27,7 +78,7 @@ class Session(BaseModel):
     ``store.save(child)``, and the store keeps each parent's list of children, so
     ``ancestors()`` and ``descendants()`` are right whichever process saved what.
     They read the store this session was loaded from or saved to, else the
-    configured default (``SessionStoreProvider``).
+    configured default (``SessionStoreProvider``): see ``store``.
     """
 
     # Python's json writes NaN/Infinity and every reader here accepts them; pydantic's
@@ -44,7 +95,9 @@ class Session(BaseModel):
     state: dict[str, Any] = Field(default_factory=dict)
     token_summary: TokenSummary = Field(default_factory=TokenSummary)
 
-    _store: SessionStore | None = PrivateAttr(default=None)
+    # Set only through ``_bind``: the store this session was loaded from or saved to, and
+    # the ids of the events that store holds (so ``save`` writes only the others).
+    _store: SessionSource | None = PrivateAttr(default=None)
     _synced_ids: set[str] = PrivateAttr(default_factory=set)
 
     @model_validator(mode="after")
@@ -78,26 +131,24 @@ class Session(BaseModel):
             self.token_summary.add_usage(event.token_usage)
         self.metadata.touch()
 
-    def add_event_and_save(self, event: SessionEvent, store: SessionStore | None = None) -> None:
+    def add_event_and_save(self, event: SessionEvent, store: SessionSource | None = None) -> None:
         """Append an event and persist it with one ``append_event`` (never a full rewrite).
 
         Args:
             event: The event.
             store: Store to write to; defaults to this session's store.
         """
-        target = store or self._resolve_store()
+        target = store or self.store
         self.add_event(event)
         target.append_event(self.id, event)
-        self._attach(target)
-        self._synced_ids.add(event.id)
+        self._bind(target, (event.id,))
 
-    async def aadd_event_and_save(self, event: SessionEvent, store: SessionStore | None = None) -> None:
+    async def aadd_event_and_save(self, event: SessionEvent, store: SessionSource | None = None) -> None:
         """Async twin of `add_event_and_save`."""
-        target = store or self._resolve_store()
+        target = store or self.store
         self.add_event(event)
         await target.aappend_event(self.id, event)
-        self._attach(target)
-        self._synced_ids.add(event.id)
+        self._bind(target, (event.id,))
 
     # --------------------------------------------------------------- hierarchy
     def add_child(self, child_id: str) -> None:
@@ -118,7 +169,7 @@ class Session(BaseModel):
         if child_id in self.child_ids:
             self.child_ids.remove(child_id)
 
-    def ancestors(self, store: SessionStore | None = None, max_depth: int | None = None) -> list[Session]:
+    def ancestors(self, store: SessionSource | None = None, max_depth: int | None = None) -> list[Session]:
         """Return the stored ancestors, nearest first.
 
         Args:
@@ -128,7 +179,7 @@ class Session(BaseModel):
         Returns:
             Parent, grandparent, ... (a missing or cyclic link ends the walk).
         """
-        source = store or self._resolve_store()
+        source = store or self.store
         result: list[Session] = []
         seen = {self.id}
         parent_id = self.parent_id
@@ -141,9 +192,9 @@ class Session(BaseModel):
             parent_id = parent.parent_id
         return result
 
-    async def aancestors(self, store: SessionStore | None = None, max_depth: int | None = None) -> list[Session]:
+    async def aancestors(self, store: SessionSource | None = None, max_depth: int | None = None) -> list[Session]:
         """Async twin of `ancestors`."""
-        source = store or self._resolve_store()
+        source = store or self.store
         result: list[Session] = []
         seen = {self.id}
         parent_id = self.parent_id
@@ -156,7 +207,7 @@ class Session(BaseModel):
             parent_id = parent.parent_id
         return result
 
-    def descendants(self, store: SessionStore | None = None) -> list[Session]:
+    def descendants(self, store: SessionSource | None = None) -> list[Session]:
         """Return the stored descendants, depth-first (siblings sorted by id).
 
         Args:
@@ -165,7 +216,7 @@ class Session(BaseModel):
         Returns:
             Every session below this one.
         """
-        store = store or self._resolve_store()
+        store = store or self.store
         result: list[Session] = []
         seen = {self.id}
         stack = list(reversed(store.get_child_ids(self.id)))
@@ -181,9 +232,9 @@ class Session(BaseModel):
             stack.extend(reversed(child.child_ids))
         return result
 
-    async def adescendants(self, store: SessionStore | None = None) -> list[Session]:
+    async def adescendants(self, store: SessionSource | None = None) -> list[Session]:
         """Async twin of `descendants`."""
-        store = store or self._resolve_store()
+        store = store or self.store
         result: list[Session] = []
         seen = {self.id}
         stack = list(reversed(await store.aget_child_ids(self.id)))
@@ -285,15 +336,44 @@ class Session(BaseModel):
         return out
 
     # --------------------------------------------------------------- plumbing
-    def _attach(self, store: SessionStore) -> None:
-        self._store = store
+    @property
+    def store(self) -> SessionSource:
+        """The store this session was loaded from or saved to, else the configured default.
 
-    def _resolve_store(self) -> SessionStore:
+        The default is looked up at each access (``SessionStoreProvider.get_store``), so
+        ``SessionStoreProvider.set_store`` applies to sessions made before it.
+
+        Raises:
+            SessionManagerError: The session has no store and none is configured
+                (``a2a_session_manager.storage`` was never imported).
+        """
         if self._store is not None:
             return self._store
-        from a2a_session_manager.storage import SessionStoreProvider
+        if _default_source is None:
+            raise SessionManagerError(
+                f"session {self.id!r} has no store and no default is configured; "
+                "import a2a_session_manager.storage or pass store=",
+                session_id=self.id,
+            )
+        return _default_source()
 
-        return SessionStoreProvider.get_store()
+    def _bind(self, store: SessionSource, ids: Iterable[str]) -> None:
+        """Record that ``store`` holds this session and the events with ``ids`` (package-private).
+
+        The one way the store link is set (by ``SessionStore`` after a load or a save, and
+        by ``add_event_and_save``). Binding again to the same store adds ``ids``; binding to
+        another store replaces them, since that store holds none of the events known to the
+        previous one.
+        """
+        if store is self._store:
+            self._synced_ids.update(ids)
+        else:
+            self._store = store
+            self._synced_ids = set(ids)
+
+    def _synced_with(self, store: SessionSource) -> set[str]:
+        """Ids of the events ``store`` holds: the live set when bound to it, else empty (package-private)."""
+        return self._synced_ids if store is self._store else set()
 
     def _repr_html_(self) -> str:
         from a2a_session_manager.models._html import session_html

@@ -20,6 +20,7 @@ from a2a_session_manager._redact import PATH_SCHEMES as _PATH_SCHEMES
 from a2a_session_manager._redact import SCHEME as _SCHEME
 from a2a_session_manager._redact import redact_url, userinfo_end
 from a2a_session_manager.exceptions import StoreUnavailableError
+from a2a_session_manager.models.session import set_default_source
 from a2a_session_manager.storage.base import SessionStore, SessionStoreInterface
 from a2a_session_manager.storage.providers.memory import InMemorySessionStore
 
@@ -77,6 +78,10 @@ class SessionStoreProvider:
         """Forget the default store (the next ``get_store`` creates a fresh in-memory one)."""
         with cls._lock:
             cls._store = None
+
+
+# A session with no store of its own reads the provider's default, looked up at each use.
+set_default_source(SessionStoreProvider.get_store)
 
 
 def resolve(store: SessionStore | None) -> SessionStore:

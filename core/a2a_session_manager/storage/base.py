@@ -190,7 +190,7 @@ class SessionStore(ABC):
             codec.load_run(value, session_id=sid, where=f"{self._where(sid)} run {key!r}") for key, value in runs
         ]
         session = codec.build_session(data, events, run_models, children)
-        session._attach(self)
+        session._bind(self, [e.id for e in events])
         return session
 
     def _op_save(self, session: Session) -> Op[None]:
@@ -199,10 +199,9 @@ class SessionStore(ABC):
         # leaves the store as it was.
         header = codec.dump_header(session)
         runs = codec.dump_runs(session.runs, session_id=sid)
-        # One attribute read: pydantic private access is slow per event. The ids are those this
-        # store (the one the session came from or was saved to) holds; another store holds none.
-        same_store = session._store is self
-        synced = session._synced_ids if same_store else set()
+        # One read of the live set: pydantic private access is slow per event. The ids are those
+        # this store (the one the session came from or was saved to) holds; another store holds none.
+        synced = session._synced_with(self)
         # Anything but a plain event goes to the encoder, which refuses a non-event.
         new = [e for e in session.events if type(e) is not SessionEvent or e.id not in synced]
         items = codec.dump_events(new, session_id=sid)
@@ -217,10 +216,7 @@ class SessionStore(ABC):
         if session.parent_id is not None:
             # After the child's own data: a crash before this line leaves no dangling link.
             yield from call(SessionStore._put_records, session.parent_id, codec.CHILD_KIND, [(sid, b"")], None)
-        synced.update(e.id for e in new)
-        if not same_store:
-            session._synced_ids = synced
-        session._attach(self)
+        session._bind(self, [e.id for e in new])
 
     def _op_delete(self, sid: str) -> Op[bool]:
         header = yield from call(SessionStore._read_header, sid)

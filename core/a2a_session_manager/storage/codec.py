@@ -357,7 +357,8 @@ def build_session(
         child_ids: Ids of linked children.
 
     Returns:
-        The session (its token summary computed from the events).
+        The session (its token summary computed from the events), bound to no store:
+        the store that read it binds it (``Session._bind``).
     """
     runs.sort(key=lambda r: r.started_at)
     try:
@@ -377,7 +378,6 @@ def build_session(
             f"session {sid!r}: its stored header is not a valid session ({_first_error(exc)}); repair or delete it",
             session_id=sid,
         ) from exc
-    session._synced_ids.update(e.id for e in events)
     return session
 
 
