@@ -6,6 +6,15 @@
   (provider usage and cost) and tool calls of any LangChain run.
 - ``SessionMiddleware``: a LangChain v1 agent middleware (``create_agent(..., middleware=[...])``)
   that records the agent and fits the model's input to a token budget (needs ``langchain``).
+- ``export_events(store, session_id)``: a session's messages in ``messages_to_dict`` form.
+
+Layout: ``history.py``, ``callbacks.py``, ``middleware.py`` and ``_export.py`` hold the
+pieces above; ``_convert.py`` is the LangChain message ⇄ neutral event mapping they
+share, and LangGraph's ``SessionCheckpointer`` uses it too (LangGraph's messages are
+LangChain's): ``message_to_event`` / ``messages_to_events``, ``event_to_message`` /
+``events_to_messages`` / ``lines_to_messages``, ``event_id_for``, ``neutral_content``,
+``usage_from_message`` and ``LANGCHAIN_KEY``. Linking a tool result to the turn that
+asked for it is the core's (``a2a_session_manager.messages.tool_calls_of``).
 
 All of them write the neutral event format, so the core and the LlamaIndex adapter read
 the same sessions. Importing this package without the ``langchain`` extra raises
@@ -20,6 +29,7 @@ from a2a_session_manager._optional import require
 
 require("langchain_core", extra="langchain", feature="a2a_session_integrations.langchain")
 
+from a2a_session_integrations.langchain._export import export_events  # noqa: E402
 from a2a_session_integrations.langchain.callbacks import (  # noqa: E402
     AsyncSessionCallbackHandler,
     SessionCallbackHandler,
@@ -34,6 +44,7 @@ __all__ = [
     "SessionCallbackHandler",
     "SessionChatMessageHistory",
     "SessionMiddleware",
+    "export_events",
     "history_factory",
 ]
 
