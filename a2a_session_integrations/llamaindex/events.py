@@ -55,7 +55,7 @@ from typing import Any
 from uuid import uuid4
 
 from a2a_session_manager._ids import check_session_id
-from a2a_session_manager.messages import compact_json, make_tool_call_event
+from a2a_session_manager.messages import compact_json, event_to_openai, make_tool_call_event
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
@@ -182,7 +182,7 @@ def _model_name(model_dict: Mapping[str, Any]) -> str:
 
 def _counted_usage(messages: list[ChatMessage], response: ChatResponse, model: str) -> TokenUsage:
     prompt = count_messages_tokens(
-        [m for m in (_openai(e) for e in _convert.messages_to_events(messages)) if m is not None], model
+        [m for m in (event_to_openai(e) for e in _convert.messages_to_events(messages)) if m is not None], model
     )
     reply = response.message
     text = reply.content or ""
@@ -192,12 +192,6 @@ def _counted_usage(messages: list[ChatMessage], response: ChatResponse, model: s
     )
     origin = "counted" if choose_encoding(model).exact else "estimated"
     return TokenUsage(prompt_tokens=prompt, completion_tokens=completion, model=model, origin=origin)
-
-
-def _openai(event: SessionEvent) -> dict[str, Any] | None:
-    from a2a_session_manager.messages import event_to_openai
-
-    return event_to_openai(event)
 
 
 class SessionEventHandler(BaseEventHandler, BaseSpanHandler[SimpleSpan]):
