@@ -1,51 +1,7 @@
-"""Twin: one awaitable view over a store's sync or async API, so each case runs both ways."""
+"""``Twin`` lives in the conformance kit (``a2a_session_manager.testing``); re-exported for the tests here."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from a2a_session_manager.testing import Twin
 
-from a2a_session_manager import Session
-from a2a_session_manager.storage import SessionStore
-
-
-class Twin:
-    """Calls ``store.a<name>`` (async) or runs ``store.<name>`` in a coroutine (sync).
-
-    ``await twin.get("s1")`` is ``await store.aget("s1")`` or ``store.get("s1")``, so a test
-    written once covers both twins of every method with the same arguments.
-
-    Args:
-        store: The store under test.
-        use_async: Use the ``a``-twins.
-    """
-
-    def __init__(self, store: SessionStore, *, use_async: bool) -> None:
-        self.store = store
-        self.use_async = use_async
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if self.use_async:
-            method: Callable[..., Awaitable[Any]] = getattr(self.store, "a" + name)
-            return method
-        sync = getattr(self.store, name)
-        if not hasattr(self.store, "a" + name):
-            raise AttributeError(f"{type(self.store).__name__}.{name} has no async twin a{name}")
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return sync(*args, **kwargs)
-
-        return call
-
-    async def ancestors(self, session: Session) -> list[Session]:
-        """``session.ancestors()`` or ``await session.aancestors()``."""
-        return await session.aancestors() if self.use_async else session.ancestors()
-
-    async def descendants(self, session: Session) -> list[Session]:
-        """``session.descendants()`` or ``await session.adescendants()``."""
-        return await session.adescendants() if self.use_async else session.descendants()
-
-    def __repr__(self) -> str:
-        return f"Twin({type(self.store).__name__}, {'async' if self.use_async else 'sync'})"
+__all__ = ["Twin"]

@@ -1,6 +1,10 @@
-"""A store client run in a separate process by the conformance tests.
+"""A store client the conformance kit runs in another process (imports no pytest).
 
-Usage: ``python _proc_worker.py <command> <store url> <session id> [args...]``
+Usage: ``python -m a2a_session_manager.testing._worker <command> <store spec> <session id> [args...]``
+
+The store spec is JSON: ``{"url": "sqlite:///x.db"}`` opens ``create_session_store(url)``;
+``{"factory": "package.module:callable", "kwargs": {...}}`` imports the callable and calls it
+with the keyword arguments (how a third-party store the URL schemes do not know is opened).
 
 Commands:
     append SID WRITER N BARRIER_DIR  create BARRIER_DIR/ready-WRITER, wait for BARRIER_DIR/go,
@@ -16,16 +20,47 @@ Commands:
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from a2a_session_manager import EventSource, Session, SessionEvent, SessionRun
+from a2a_session_manager.models.event_source import EventSource
+from a2a_session_manager.models.session import Session
+from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.models.session_run import SessionRun
 from a2a_session_manager.storage import SessionStore, create_session_store
 
 BARRIER_TIMEOUT_S = 30.0
+
+
+def open_spec(spec: str) -> SessionStore:
+    """Open the store a JSON store spec names.
+
+    Args:
+        spec: ``{"url": ...}`` or ``{"factory": "module:callable", "kwargs": {...}}`` as JSON.
+
+    Returns:
+        The store.
+
+    Raises:
+        ValueError: The spec is not one of the two forms.
+        TypeError: The factory did not return a ``SessionStore``.
+    """
+    data: Any = json.loads(spec)
+    if isinstance(data, dict) and isinstance(data.get("url"), str):
+        return create_session_store(data["url"])
+    if not (isinstance(data, dict) and isinstance(data.get("factory"), str) and ":" in data["factory"]):
+        raise ValueError('store spec must be {"url": ...} or {"factory": "module:callable", "kwargs": {...}}')
+    module, _, attribute = data["factory"].partition(":")
+    factory = getattr(importlib.import_module(module), attribute)
+    store = factory(**data.get("kwargs", {}))
+    if not isinstance(store, SessionStore):
+        raise TypeError(f"{data['factory']} returned {type(store).__name__}, not a SessionStore")
+    return store
 
 
 def _wait_for(path: Path) -> None:
@@ -111,8 +146,13 @@ COMMANDS: dict[str, Callable[..., None]] = {
 
 
 def main(argv: list[str]) -> None:
-    command, url, sid, *rest = argv
-    store = create_session_store(url)
+    """Run one worker command.
+
+    Args:
+        argv: ``<command> <store spec> <session id> [args...]``.
+    """
+    command, spec, sid, *rest = argv
+    store = open_spec(spec)
     try:
         COMMANDS[command](store, sid, *rest)
     finally:
