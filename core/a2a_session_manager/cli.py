@@ -4,8 +4,12 @@ Commands: ``list``, ``show ID``, ``tree ID``, ``usage ID``, ``export ID``, ``imp
 ``delete ID``. The store comes from ``--store URL`` (see ``create_session_store``), else
 the ``A2A_SESSIONS_STORE`` environment variable, else ``sqlite:///sessions.db``.
 Only ``import`` creates a store: the other commands on a file or SQLite store that does
-not exist fail and create nothing. Human output uses rich when it is installed;
-``--json`` prints JSON for scripts.
+not exist fail and create nothing. ``--json`` prints JSON for scripts.
+
+The CLI builds on the core: ``usage`` is ``usage.summarize_tree`` formatted, ``tree`` walks
+``Session.descendants``, and ``export --format langchain|llamaindex`` calls the adapter's
+public ``a2a_session_integrations.<format>.export_events``, found by name at run time (the
+core imports no adapter).
 
 Nothing from a store reaches the terminal raw: control characters (ANSI escapes, ``\\r``,
 bell), C1 controls, bidi overrides and line separators in stored text are printed as
@@ -46,7 +50,7 @@ from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
 from a2a_session_manager.models.token_usage import TokenSummary
 from a2a_session_manager.storage import SessionStore, codec, create_session_store, redact_url
-from a2a_session_manager.usage import cost_usd, format_cost, format_tokens
+from a2a_session_manager.usage import cost_usd, format_cost, format_tokens, summarize_session, summarize_tree
 
 __all__ = ["build_parser", "main"]
 
@@ -236,14 +240,6 @@ def _describe(store: SessionStore) -> str:
     return type(store).__name__
 
 
-def _console() -> Any:
-    try:
-        from rich.console import Console
-    except ImportError:
-        return None
-    return Console(soft_wrap=False, highlight=False)
-
-
 def _emit_json(out: TextIO, value: Any) -> None:
     out.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
 
@@ -334,22 +330,22 @@ def _cmd_show(store: SessionStore, args: argparse.Namespace, out: TextIO) -> Non
         out.write(f"#{row['seq']:<4} {row['time']}  {_clean(str(row['role'])):<9} {row['text']}{extra}\n")
 
 
-def _walk_tree(store: SessionStore, root: Session) -> Iterator[tuple[int, Session]]:
-    stack: list[tuple[int, Session]] = [(0, root)]
-    seen: set[str] = set()
-    while stack:
-        depth, node = stack.pop()
-        if node.id in seen:
-            continue
-        seen.add(node.id)
-        yield depth, node
-        children = [c for c in (store.get(cid) for cid in node.child_ids) if c is not None]
-        stack.extend((depth + 1, c) for c in reversed(children))
+def _tree_with_depths(store: SessionStore, root: Session) -> list[tuple[int, Session]]:
+    """The root and its descendants, depth-first, each with its depth below the root."""
+    depths = {root.id: 0}
+    nodes = [(0, root)]
+    for node in root.descendants(store):
+        # Depth-first order visits a parent before its children; a child whose parent_id
+        # names no session of this tree (a stale link) is shown right under the root.
+        depth = depths.get(node.parent_id or "", 0) + 1
+        depths[node.id] = depth
+        nodes.append((depth, node))
+    return nodes
 
 
 def _cmd_tree(store: SessionStore, args: argparse.Namespace, out: TextIO) -> None:
     root = _load(store, args.session_id)
-    nodes = list(_walk_tree(store, root))
+    nodes = _tree_with_depths(store, root)
     if args.json:
         _emit_json(
             out,
@@ -388,16 +384,8 @@ def _summary_json(summary: TokenSummary) -> dict[str, Any]:
 
 def _cmd_usage(store: SessionStore, args: argparse.Namespace, out: TextIO) -> None:
     root = _load(store, args.session_id)
-    sessions = [root] if args.no_tree else [s for _, s in _walk_tree(store, root)]
-    total = TokenSummary()
-    by_source: dict[str, TokenSummary] = {}
-    by_run: dict[str, TokenSummary] = {}
-    for session in sessions:
-        total.merge(session.token_summary)
-        for key, summary in session.get_token_usage_by_source().items():
-            by_source.setdefault(key, TokenSummary()).merge(summary)
-        for key, summary in session.get_token_usage_by_run().items():
-            by_run.setdefault(key, TokenSummary()).merge(summary)
+    usage = summarize_session(root) if args.no_tree else summarize_tree(root, store)
+    total, sessions = usage.total, len(usage.session_ids)
     by_model: dict[str, dict[str, Any]] = {
         model: {
             "prompt_tokens": u.prompt_tokens,
@@ -411,16 +399,16 @@ def _cmd_usage(store: SessionStore, args: argparse.Namespace, out: TextIO) -> No
     }
     report: dict[str, Any] = {
         "session_id": root.id,
-        "sessions": len(sessions),
+        "sessions": sessions,
         "total": _summary_json(total),
         "by_model": by_model,
-        "by_source": {k: _summary_json(v) for k, v in sorted(by_source.items())},
-        "by_run": {k: _summary_json(v) for k, v in sorted(by_run.items())},
+        "by_source": {k: _summary_json(v) for k, v in sorted(usage.by_source.items())},
+        "by_run": {k: _summary_json(v) for k, v in sorted(usage.by_run.items())},
     }
     if args.json:
         _emit_json(out, report)
         return
-    out.write(f"usage of {root.id} over {len(sessions)} session(s): {format_tokens(total)}, {format_cost(total)}\n")
+    out.write(f"usage of {root.id} over {sessions} session(s): {format_tokens(total)}, {format_cost(total)}\n")
     for title, table in (("model", by_model), ("source", report["by_source"]), ("run", report["by_run"])):
         out.write(f"by {title}:\n")
         for key, row in table.items():
@@ -449,7 +437,8 @@ def _cmd_export(store: SessionStore, args: argparse.Namespace, out: TextIO) -> N
     elif args.format == "openai":
         text = json.dumps(events_to_openai(session.events), indent=2, ensure_ascii=False) + "\n"
     else:
-        text = json.dumps(_framework_export(session, args.format), indent=2, ensure_ascii=False, default=str) + "\n"
+        exported = _framework_export(store, session, args.format)
+        text = json.dumps(exported, indent=2, ensure_ascii=False, default=str) + "\n"
     if args.output == "-":
         out.write(text)
         return
@@ -460,30 +449,21 @@ def _cmd_export(store: SessionStore, args: argparse.Namespace, out: TextIO) -> N
         raise CliError(f"cannot write {args.output}: {exc.strerror or exc}", 1) from exc
 
 
-def _export_langchain(events: list[SessionEvent]) -> list[Any]:
-    # LangChain's own dict form (``messages_from_dict`` reads it back).
-    convert = importlib.import_module("a2a_session_integrations.langchain._convert")
-    messages = importlib.import_module("langchain_core.messages")
-    exported: list[Any] = messages.messages_to_dict(convert.events_to_messages(events))
-    return exported
+def _framework_export(store: SessionStore, session: Session, fmt: str) -> list[Any]:
+    """``a2a_session_integrations.<fmt>.export_events(store, session_id)``, or a CliError (exit 2).
 
-
-def _export_llamaindex(events: list[SessionEvent]) -> list[Any]:
-    # ``ChatMessage.model_dump`` dicts (``ChatMessage.model_validate`` reads each back).
-    convert = importlib.import_module("a2a_session_integrations.llamaindex._convert")
-    exported: list[Any] = convert.export_events(events)
-    return exported
-
-
-_FRAMEWORK_EXPORTS = {"langchain": _export_langchain, "llamaindex": _export_llamaindex}
-
-
-def _framework_export(session: Session, fmt: str) -> list[Any]:
-    # The adapters live in a2a_session_integrations; the core reaches them only by name, at run time.
+    The adapters sit above the core: the CLI finds their public ``export_events`` by name
+    at run time (LangChain: ``messages_to_dict`` dicts; LlamaIndex: ``ChatMessage`` dicts).
+    """
     try:
-        return _FRAMEWORK_EXPORTS[fmt](session.events)
-    except (ImportError, MissingDependencyError) as exc:
+        adapter = importlib.import_module(f"a2a_session_integrations.{fmt}")
+    except ImportError as exc:  # MissingDependencyError too: its message has the pip line
         raise CliError(f"--format {fmt} needs its adapter and framework: {exc}", 2) from exc
+    export = getattr(adapter, "export_events", None)
+    if not callable(export):
+        raise CliError(f"--format {fmt}: a2a_session_integrations.{fmt} has no export_events", 2)
+    exported: list[Any] = export(store, session.id)
+    return exported
 
 
 def _validation_text(exc: ValidationError) -> str:

@@ -147,6 +147,42 @@ def test_every_export_format_works_and_reads_back_in_its_framework(conversation:
     assert json.loads(target.read_text()) == json.loads(outputs["langchain"])
 
 
+def test_export_without_the_framework_is_a_one_line_error_with_the_pip_line(conversation: str) -> None:
+    # The CLI finds a2a_session_integrations.<fmt>.export_events by name; with the framework
+    # hidden, the adapter's import refuses and the CLI says how to install it.
+    for fmt, framework, extra in (
+        ("langchain", "langchain_core", "langchain"),
+        ("llamaindex", "llama_index", "llamaindex"),
+    ):
+        code = (
+            f"import sys; sys.modules[{framework!r}] = None; from a2a_session_manager.cli import main; "
+            f"raise SystemExit(main(['--store', {conversation!r}, 'export', 'conv-1', '--format', {fmt!r}]))"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert f"pip install 'a2a-session-manager[{extra}]'" in _one_line_error(proc)
+
+
+def test_tree_depths_and_usage_cover_grandchildren(url: str) -> None:
+    store = create_session_store(url)
+    try:
+        usage = TokenUsage(prompt_tokens=3, completion_tokens=4, model="gpt-4o-mini")
+        for sid, parent in (("r", None), ("r-b", "r"), ("r-a", "r"), ("r-a-1", "r-a")):
+            session = Session(id=sid, parent_id=parent)
+            session.add_event(SessionEvent(message=sid, token_usage=usage))
+            store.save(session)
+    finally:
+        store.close()
+    tree = json.loads(run_cli("--store", url, "--json", "tree", "r").stdout)
+    assert [(n["id"], n["depth"]) for n in tree] == [("r", 0), ("r-a", 1), ("r-a-1", 2), ("r-b", 1)]
+    text = run_cli("--store", url, "tree", "r").stdout
+    assert [line.split("(")[0].rstrip() for line in text.splitlines()] == ["r", "  └─ r-a", "    └─ r-a-1", "  └─ r-b"]
+    shown = json.loads(run_cli("--store", url, "--json", "usage", "r").stdout)
+    assert shown["sessions"] == 4
+    assert shown["total"]["total_tokens"] == 4 * 7
+    assert json.loads(run_cli("--store", url, "--json", "usage", "r-a", "--no-tree").stdout)["sessions"] == 1
+
+
 def test_export_to_an_unwritable_path_is_a_one_line_error(conversation: str, tmp_path: Path) -> None:
     proc = run_cli("--store", conversation, "export", "conv-1", "-o", str(tmp_path / "no" / "such" / "dir" / "x"))
     assert proc.returncode == 1 and "cannot write" in _one_line_error(proc)
