@@ -49,7 +49,14 @@ from a2a_session_manager.exceptions import (
     SessionNotFoundError,
     SummarizationError,
 )
-from a2a_session_manager.messages import content_text, event_role, event_text, event_to_openai, event_tool_calls
+from a2a_session_manager.messages import (
+    content_text,
+    event_role,
+    event_text,
+    event_to_openai,
+    event_token_count,
+    event_tool_calls,
+)
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session import Session
@@ -61,10 +68,10 @@ from a2a_session_manager.prompts import (
     select_events,
     truncate_prompt_to_token_limit,
 )
-from a2a_session_manager.storage import ops
+from a2a_session_manager.storage import ops, resolve
 from a2a_session_manager.storage.base import SessionStore
 from a2a_session_manager.storage.ops import Op, call
-from a2a_session_manager.tokens import count_message_tokens, count_messages_tokens, count_text_tokens, event_token_count
+from a2a_session_manager.tokens import count_message_tokens, count_messages_tokens, count_text_tokens
 
 __all__ = [
     "CONTEXT_SUMMARY_PREFIX",
@@ -349,12 +356,8 @@ class InfiniteConversationManager:
     # ------------------------------------------------------------------ plumbing
     @property
     def store(self) -> SessionStore:
-        """The store of the segments (the configured default when none was given)."""
-        if self._store is not None:
-            return self._store
-        from a2a_session_manager.storage import SessionStoreProvider
-
-        return SessionStoreProvider.get_store()
+        """The store of the segments (the configured default when none was given, looked up now)."""
+        return resolve(self._store)
 
     def _lock(self, segment_id: str) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
