@@ -70,7 +70,7 @@ from a2a_session_manager.exceptions import CorruptSessionError, StorageError
 from a2a_session_manager.messages import make_message_event
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider, ops
+from a2a_session_manager.storage import SessionStore, ops, resolve
 from a2a_session_manager.storage.ops import Emit, Op, Stream, call, gather
 
 require("langgraph.checkpoint.base", extra="langgraph", feature="SessionCheckpointer")
@@ -200,8 +200,8 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
     (``with_allowlist``) when ``LANGGRAPH_STRICT_MSGPACK=true`` is set.
 
     Args:
-        store: The session store (memory, file, SQLite, Redis); None uses
-            ``SessionStoreProvider.get_store()``.
+        store: The session store (memory, file, SQLite, Redis); None uses the configured
+            default (``SessionStoreProvider``) at each call, as every adapter does.
         serde: A LangGraph serializer to use instead of the strict default (e.g.
             ``JsonPlusSerializer()``, which constructs whatever a record names: only
             for stores nobody else can write). One that may fall back to pickle is
@@ -234,7 +234,7 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
             )
         super().__init__(serde=serde if serde is not None else StrictSerializer(allowed))
         _refuse_pickle(self.serde)
-        self.store: SessionStore = store if store is not None else SessionStoreProvider.get_store()
+        self._given_store = store
         self.mirror_messages = bool(mirror_messages)
         self.messages_key = messages_key
         self._lock = threading.Lock()
@@ -242,6 +242,11 @@ class SessionCheckpointer(BaseCheckpointSaver[str]):
         # to be stored (reset from what get_tuple reads, so a deleted thread starts clean).
         self._mirrored: OrderedDict[str, _Recent] = OrderedDict()
         self._chunks: OrderedDict[str, set[str]] = OrderedDict()
+
+    @property
+    def store(self) -> SessionStore:
+        """The store checkpoints go to: the one given, else the configured default at this call."""
+        return resolve(self._given_store)
 
     def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> SessionCheckpointer:
         """A copy of this checkpointer whose reader also constructs ``extra_allowlist``.

@@ -26,7 +26,7 @@ from a2a_session_integrations.llamaindex._writes import (
 )
 
 # prepare_events, write_messages and awrite_messages stay importable from here (memory.py does).
-__all__ = ["SessionChatStore", "awrite_messages", "prepare_events", "write_messages"]
+__all__ = ["SessionChatStore"]
 
 
 def _without(events: Sequence[SessionEvent], position: int) -> list[SessionEvent]:

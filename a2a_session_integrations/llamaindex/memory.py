@@ -11,14 +11,14 @@ from a2a_session_manager.messages import event_role
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.prompts import PromptStrategy, select_events
-from a2a_session_manager.storage import SessionStore, SessionStoreProvider, ops
+from a2a_session_manager.storage import SessionStore, ops, resolve
 from a2a_session_manager.storage.ops import Op, call
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.memory.types import BaseMemory
 from pydantic import ConfigDict, Field
 
 from a2a_session_integrations.llamaindex import _convert
-from a2a_session_integrations.llamaindex.chat_store import awrite_messages, prepare_events, write_messages
+from a2a_session_integrations.llamaindex._writes import awrite_messages, prepare_events, write_messages
 
 __all__ = ["SessionMemory"]
 
@@ -136,7 +136,8 @@ class SessionMemory(BaseMemory):
 
         Args:
             session_id: The session (created on first write).
-            store: Any SessionStore; None uses ``SessionStoreProvider.get_store()``.
+            store: Any SessionStore; None uses the configured default (``SessionStoreProvider``)
+                at each call.
             token_limit: Budget of ``get()`` in tokens; None returns the whole history.
             strategy: A ``PromptStrategy`` (or its value) choosing what ``get()`` keeps.
             model: Model whose tokenizer counts the budget.
@@ -162,7 +163,7 @@ class SessionMemory(BaseMemory):
             raise ValueError(f"unknown prompt strategy {strategy!r}; use one of {valid}") from None
         return cls(
             session_id=check_session_id(session_id),
-            store=store if store is not None else SessionStoreProvider.get_store(),
+            store=store,
             token_limit=token_limit,
             strategy=strat,
             model=model,
@@ -170,8 +171,7 @@ class SessionMemory(BaseMemory):
 
     @property
     def _store(self) -> SessionStore:
-        store: SessionStore = self.store
-        return store
+        return resolve(self.store)
 
     # ------------------------------------------------------------------- reading
     def _budget(self, kwargs: dict[str, Any]) -> int | None:

@@ -39,6 +39,7 @@ from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
 from a2a_session_manager.models.token_usage import TokenUsage
+from a2a_session_manager.storage import resolve
 from a2a_session_manager.storage.base import SessionStore
 
 __all__ = ["DEFAULT_RETRY_PROMPT", "LLMCallFn", "SessionAwareToolProcessor", "ToolResult"]
@@ -454,11 +455,7 @@ class SessionAwareToolProcessor:
     @property
     def store(self) -> SessionStore:
         """The store written to (the configured default when none was given)."""
-        if self._store is not None:
-            return self._store
-        from a2a_session_manager.storage import SessionStoreProvider
-
-        return SessionStoreProvider.get_store()
+        return resolve(self._store)
 
     @property
     def tool_names(self) -> list[str]:

@@ -76,6 +76,30 @@ async def test_llamaindex_stores_and_handler_built_before_set_store_write_to_the
     assert handler._store is later_default
 
 
+def test_checkpointer_memory_and_tool_processor_built_before_set_store_use_the_new_default(
+    later_default: SessionStore,
+) -> None:
+    from a2a_session_manager.session_aware_tool_processor import SessionAwareToolProcessor
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from a2a_session_integrations.langgraph import SessionCheckpointer
+    from a2a_session_integrations.llamaindex import SessionMemory
+
+    checkpointer = SessionCheckpointer()
+    memory = SessionMemory.from_defaults(session_id="m1")
+    processor = SessionAwareToolProcessor(session_id="p1", tools={"noop": lambda: None})
+    SessionStoreProvider.set_store(later_default)
+
+    config = {"configurable": {"thread_id": "t1", "checkpoint_ns": ""}}
+    checkpointer.put(config, empty_checkpoint(), {}, {})  # type: ignore[arg-type]
+    memory.put(ChatMessage(role=MessageRole.USER, content="hi"))
+
+    assert checkpointer.store is later_default and processor.store is later_default
+    assert checkpointer.get_tuple(config) is not None  # type: ignore[arg-type]
+    assert later_default.list_records("t1", "lg.ckpt") != []
+    assert [e.message["content"] for e in later_default.get_events("m1")] == ["hi"]
+
+
 def test_langchain_export_events_reads_back_as_the_historys_messages(tmp_path: Path) -> None:
     store = create_sqlite_session_store(tmp_path / "x.db")
     history = SessionChatMessageHistory("s1", store=store)
