@@ -51,7 +51,8 @@ from a2a_session_manager._ids import check_session_id
 from a2a_session_manager.messages import AskedCall, make_message_event, make_tool_call_event, tool_calls_of
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
-from a2a_session_manager.storage import SessionStore, resolve
+from a2a_session_manager.storage import SessionStore, ops, resolve
+from a2a_session_manager.storage.ops import call
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
@@ -68,8 +69,9 @@ __all__ = [
     "replies",
 ]
 
-Write = tuple[str, Any]
-"""A write the recorder asks for: ``("events", [SessionEvent])`` or ``("run", SessionRun)``."""
+Write = ops.Call[Any]
+"""A write the recorder asks for: a typed store call (``append_events`` or ``upsert_run``),
+run by ``ops.run`` in the sync handler and ``ops.arun`` in the async one."""
 
 _INTERRUPTS = frozenset({"GraphInterrupt", "NodeInterrupt"})
 
@@ -259,7 +261,7 @@ class _Recorder:
             run.mark_running()
             self._roots[run_id] = _Root(run=run)
             self._root_of[run_id] = run_id
-            return [("run", run.model_copy(deep=True))]
+            return [call(SessionStore.upsert_run, self.session_id, run.model_copy(deep=True))]
 
     def _exit(self, run_id: UUID, error: BaseException | None = None) -> list[Write]:
         with self._lock:
@@ -280,7 +282,7 @@ class _Recorder:
                 self._tools.pop(child, None)
         writes: list[Write] = []
         if root.deferred:
-            writes.append(("events", root.deferred))
+            writes.append(call(SessionStore.append_events, self.session_id, root.deferred))
         if error is None:
             root.run.mark_completed()
         elif type(error).__name__ in _INTERRUPTS:
@@ -288,7 +290,7 @@ class _Recorder:
             root.run.mark_cancelled()
         else:
             root.run.mark_failed(_error_text(error))
-        writes.append(("run", root.run))
+        writes.append(call(SessionStore.upsert_run, self.session_id, root.run))
         return writes
 
     def _emit(self, root_id: UUID | None, event: SessionEvent, *, defer: bool) -> list[Write]:
@@ -297,7 +299,7 @@ class _Recorder:
             if root is not None and (defer or root.deferred):
                 root.deferred.append(event)
                 return []
-        return [("events", [event])]
+        return [call(SessionStore.append_events, self.session_id, [event])]
 
     # ------------------------------------------------------------------ chains
     def chain_start(
@@ -518,11 +520,8 @@ class SessionCallbackHandler(_HandlerBase, BaseCallbackHandler):
 
     def _apply(self, writes: list[Write]) -> None:
         store = self.store  # resolved once per callback: its writes go to one store
-        for kind, payload in writes:
-            if kind == "events":
-                store.append_events(self.session_id, payload)
-            else:
-                store.upsert_run(self.session_id, payload)
+        for write in writes:
+            ops.run(store, write)
 
     def on_chain_start(
         self, serialized: dict[str, Any], inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
@@ -614,11 +613,8 @@ class AsyncSessionCallbackHandler(_HandlerBase, AsyncCallbackHandler):
 
     async def _apply(self, writes: list[Write]) -> None:
         store = self.store  # resolved once per callback: its writes go to one store
-        for kind, payload in writes:
-            if kind == "events":
-                await store.aappend_events(self.session_id, payload)
-            else:
-                await store.aupsert_run(self.session_id, payload)
+        for write in writes:
+            await ops.arun(store, write)
 
     async def on_chain_start(
         self, serialized: dict[str, Any], inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
