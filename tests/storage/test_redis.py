@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import socket
 import uuid
 from collections.abc import Callable
@@ -260,6 +261,21 @@ def test_url_configuration_and_the_0_1_3_import_path(redis_url: str, raw: Any, p
     by_url = create_session_store(f"{redis_url}?prefix={prefix}")
     assert by_url.list_sessions() == ["s1"]
     by_url.close()
+
+
+def test_the_factory_takes_the_constructors_parameters_also_by_position(redis_url: str, prefix: str) -> None:
+    factory = inspect.signature(create_redis_session_store).parameters
+    assert list(factory.values()) == list(inspect.signature(RedisSessionStore).parameters.values())
+    parts = urlsplit(redis_url)
+    db = int(parts.path.strip("/") or 0)
+    store = create_redis_session_store(parts.hostname or "127.0.0.1", parts.port or 6379, db, prefix, 60)
+    try:
+        assert (store.key_prefix, store.expiration_seconds) == (prefix, 60)
+        store.append_event("s1", _event("x"))
+        assert store.count_events("s1") == 1
+        store.delete("s1")
+    finally:
+        store.close()
 
 
 def test_host_and_port_configuration(redis_url: str, prefix: str, make: Callable[..., RedisSessionStore]) -> None:

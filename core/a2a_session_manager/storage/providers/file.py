@@ -72,8 +72,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from a2a_session_manager._ids import MAX_SESSION_ID_LENGTH
-from a2a_session_manager.exceptions import CorruptSessionError, SessionManagerError, StorageError
-from a2a_session_manager.storage import create_file_session_store
+from a2a_session_manager.exceptions import (
+    CorruptSessionError,
+    SessionManagerError,
+    StorageError,
+    StoreUnavailableError,
+)
 from a2a_session_manager.storage.base import EventRow, SessionStore
 from a2a_session_manager.storage.codec import CHILD_KIND, RUN_KIND
 
@@ -1158,6 +1162,36 @@ class FileSessionStore(SessionStore):
                 if not lines:
                     return
             self._append_records_locked(sid, lines)
+
+
+def create_file_session_store(
+    directory: str | Path = "./sessions",
+    *,
+    expiration_seconds: int | None = None,
+    fsync: bool = False,
+    create: bool = True,
+) -> FileSessionStore:
+    """Create a store of append-only JSON-lines files, one per session, in ``directory``.
+
+    Args:
+        directory: Folder of the store (created if missing, unless ``create`` is False).
+        expiration_seconds: TTL of a whole session, refreshed on every write.
+        fsync: Also fsync every write, so acknowledged data survives power loss.
+        create: False opens only an existing store and creates nothing when it is missing
+            (what read-only tools such as the CLI's ``list`` want).
+
+    Returns:
+        The store.
+
+    Raises:
+        StoreUnavailableError: ``create`` is False and ``directory`` is not an existing folder.
+    """
+    if not create and not Path(directory).expanduser().is_dir():
+        raise StoreUnavailableError(
+            f"no file store at {Path(directory).expanduser().absolute()}: the folder does not exist "
+            "(nothing was created; check the path)"
+        )
+    return FileSessionStore(directory=directory, expiration_seconds=expiration_seconds, fsync=fsync)
 
 
 def _fresh_lines(items: Sequence[tuple[str, str]], known: set[str]) -> dict[str, bytes]:

@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import logging
 import re
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from a2a_session_manager._ids import check_session_id, quote_id, unquote_id
 from a2a_session_manager._optional import require
-from a2a_session_manager._redact import redact_url
+from a2a_session_manager._redact import SCHEME, redact_url
 from a2a_session_manager.exceptions import (
     CorruptSessionError,
     InvalidSessionIdError,
@@ -41,12 +42,14 @@ from a2a_session_manager.exceptions import (
     StorageError,
     StoreUnavailableError,
 )
-from a2a_session_manager.storage import codec, create_redis_session_store
+from a2a_session_manager.storage._urls import check_userinfo
 from a2a_session_manager.storage.base import EventRow, SessionStore
+from a2a_session_manager.storage.codec import CHILD_KIND, RUN_KIND
 
 __all__ = ["RedisSessionStore", "create_redis_session_store"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _log = logging.getLogger(__name__)
 
@@ -1077,9 +1080,9 @@ class RedisSessionStore(SessionStore):
         keys = (
             base + "h",
             base + "e",
-            f"{base}r:{codec.RUN_KIND}",
-            f"{base}z:{codec.RUN_KIND}",
-            f"{base}z:{codec.CHILD_KIND}",
+            f"{base}r:{RUN_KIND}",
+            f"{base}z:{RUN_KIND}",
+            f"{base}z:{CHILD_KIND}",
         )
 
         def parse(raw: list[Any]) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
@@ -1213,3 +1216,48 @@ class RedisSessionStore(SessionStore):
             return await asyncio.to_thread(self._scan, prefix)
         keys = {_text(k) async for k in client.scan_iter(match=self._scan_pattern(prefix), count=1000)}
         return self._scan_ids(keys)
+
+
+def _signature_of(
+    cls: Callable[P, RedisSessionStore],
+) -> Callable[[Callable[..., RedisSessionStore]], Callable[P, RedisSessionStore]]:
+    """Give a factory ``cls``'s parameters, for mypy and ``inspect.signature`` (written once, in the class)."""
+
+    def apply(factory: Callable[..., RedisSessionStore]) -> Callable[P, RedisSessionStore]:
+        factory.__signature__ = inspect.signature(cls)  # type: ignore[attr-defined]
+        return factory
+
+    return apply
+
+
+@_signature_of(RedisSessionStore)
+def create_redis_session_store(*args: Any, **kwargs: Any) -> RedisSessionStore:
+    """Create a Redis store (needs the ``redis`` extra).
+
+    Takes exactly `RedisSessionStore`'s arguments (``host``, ``port``, ``db``,
+    ``key_prefix``, ``expiration_seconds``, then keyword-only ``password``, ``ssl``,
+    ``url``, ``client``, ``async_client``, ``socket_timeout``, ``cluster``,
+    ``allow_eviction`` and the ``ssl_*`` TLS options), documented there. It also checks
+    ``url`` before anything reads it.
+
+    Args:
+        *args: ``RedisSessionStore``'s positional arguments.
+        **kwargs: ``RedisSessionStore``'s keyword arguments.
+
+    Returns:
+        The store.
+
+    Raises:
+        MissingDependencyError: redis-py is not installed.
+        ValueError: ``url`` is not a URL, or its password holds an unencoded ``/ ? # @``
+            (the message never shows the password); or another argument is invalid.
+    """
+    url = kwargs.get("url")
+    if url is not None:
+        # Checked here so that no message can quote a password: not a URL at all, or one
+        # whose password urlsplit would misread (redis-py would connect with a piece of it).
+        if not isinstance(url, str) or not re.match(SCHEME + "://", url):
+            shown = redact_url(url) if isinstance(url, str) else f"a {type(url).__name__}"
+            raise ValueError(f"url must be a redis://, rediss:// or unix:// URL, not {shown}")
+        check_userinfo(url.partition("://")[0].lower(), url, redact_url(url))
+    return RedisSessionStore(*args, **kwargs)

@@ -31,11 +31,16 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import ClassVar
 
-from a2a_session_manager.exceptions import CorruptSessionError, SessionManagerError, StorageError
-from a2a_session_manager.storage import codec
+from a2a_session_manager.exceptions import (
+    CorruptSessionError,
+    SessionManagerError,
+    StorageError,
+    StoreUnavailableError,
+)
 from a2a_session_manager.storage.base import EventRow, SessionStore
+from a2a_session_manager.storage.codec import CHILD_KIND, RUN_KIND
 
-__all__ = ["SCHEMA_VERSION", "SQLiteSessionStore"]
+__all__ = ["SCHEMA_VERSION", "SQLiteSessionStore", "create_sqlite_session_store"]
 
 SCHEMA_VERSION = 1
 """Value of ``PRAGMA user_version`` for the tables below."""
@@ -706,8 +711,8 @@ class SQLiteSessionStore(SessionStore):
             if row is None or row[0] is None:
                 return None, [], [], []
             events = self._fetch_events(con, sid, 0, None)
-            runs = self._fetch_records(con, sid, codec.RUN_KIND)
-            children = [key for key, _ in self._fetch_records(con, sid, codec.CHILD_KIND)]
+            runs = self._fetch_records(con, sid, RUN_KIND)
+            children = [key for key, _ in self._fetch_records(con, sid, CHILD_KIND)]
             return str(row[0]), events, runs, children
 
     # ====================================================================== errors
@@ -768,3 +773,33 @@ class SQLiteSessionStore(SessionStore):
                 session_id=sid,
             )
         return StorageError(f"{where}SQLite database {self.path} failed: {type(exc).__name__}: {exc}", session_id=sid)
+
+
+def create_sqlite_session_store(
+    path: str | Path = "sessions.db",
+    *,
+    expiration_seconds: int | None = None,
+    fsync: bool = False,
+    create: bool = True,
+) -> SQLiteSessionStore:
+    """Create a SQLite store (stdlib sqlite3, WAL, one row per event).
+
+    Args:
+        path: Database file (created if missing, unless ``create`` is False).
+        expiration_seconds: TTL of a whole session, refreshed on every write.
+        fsync: ``synchronous=FULL`` (survives power loss) instead of ``NORMAL``.
+        create: False opens only an existing database and creates nothing when it is
+            missing (what read-only tools such as the CLI's ``list`` want).
+
+    Returns:
+        The store.
+
+    Raises:
+        StoreUnavailableError: ``create`` is False and ``path`` is not an existing file.
+    """
+    if not create and isinstance(path, (str, Path)) and not Path(path).expanduser().is_file():
+        raise StoreUnavailableError(
+            f"no SQLite database at {Path(path).expanduser().absolute()}: the file does not exist "
+            "(nothing was created; check the path)"
+        )
+    return SQLiteSessionStore(path=path, expiration_seconds=expiration_seconds, fsync=fsync)
