@@ -28,7 +28,7 @@ from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
-from a2a_session_manager.storage.providers import file as file_module
+from a2a_session_manager.storage.providers import _filenames
 from a2a_session_manager.storage.providers.file import FileSessionStore
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -209,10 +209,10 @@ printable_ids = st.text(
 @settings(max_examples=400, deadline=None)
 @given(sid=printable_ids)
 def test_every_printable_id_gets_a_safe_ascii_name_that_decodes_back(sid: str) -> None:
-    stem = file_module._stem(sid)
-    assert stem.isascii() and len(stem) <= 2 + file_module._MAX_ESCAPED
+    stem = _filenames.stem(sid)
+    assert stem.isascii() and len(stem) <= 2 + _filenames.MAX_ESCAPED
     assert not set(stem) - set("abcdefghijklmnopqrstuvwxyz0123456789-.@_~")
-    known = file_module._stem_prefix(stem)
+    known = _filenames.stem_prefix(stem)
     assert known is not None
     if stem.startswith("s-"):
         assert known == sid
@@ -237,7 +237,7 @@ OLD_STEMS = {
 
 def test_ids_the_earlier_rules_allowed_keep_their_file_names(store: FileSessionStore, directory: Path) -> None:
     for sid, stem in OLD_STEMS.items():
-        assert file_module._stem(sid) == stem
+        assert _filenames.stem(sid) == stem
         store.append_event(sid, ev(sid))
         assert (directory / f"{stem}.events.jsonl").exists()
         assert (directory / f"{stem}.session.jsonl").exists()

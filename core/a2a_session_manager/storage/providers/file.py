@@ -46,6 +46,10 @@ read), plus a thread lock per stripe, because ``flock`` does not exclude threads
 share one open file. A primitive holds one session's lock at a time, never two.
 Each stripe also keeps open the event log of the session it last appended to (at most
 ``_STRIPES`` such descriptors per store object; ``close`` and deleting the session close it).
+
+This module holds the locking, the TTL and the store primitives; the file names are
+``_filenames.py``'s and the log format (preamble, units, index, appends, rewrites)
+``_jsonl_log.py``'s.
 """
 
 from __future__ import annotations
@@ -54,32 +58,43 @@ import base64
 import binascii
 import errno
 import fcntl
-import hashlib
 import json
 import os
-import secrets
 import threading
 import time
 import weakref
 import zlib
-from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from a2a_session_manager._ids import MAX_SESSION_ID_LENGTH
 from a2a_session_manager.exceptions import (
-    CorruptSessionError,
     SessionManagerError,
     StorageError,
     StoreUnavailableError,
 )
 from a2a_session_manager.storage.base import EventRow, SessionStore
 from a2a_session_manager.storage.codec import CHILD_KIND, RUN_KIND
+from a2a_session_manager.storage.providers._filenames import is_id, stem, stem_prefix
+from a2a_session_manager.storage.providers._jsonl_log import (
+    EVENTS,
+    FILE_MODE,
+    HEADER,
+    RECORDS,
+    LogIndex,
+    corrupt,
+    ensure_ids,
+    fresh_lines,
+    index_lines,
+    new_preamble,
+    refresh,
+    unit,
+    write_at_end,
+    write_atomic,
+)
 
 __all__ = ["FileSessionStore", "create_file_session_store"]
 
@@ -87,147 +102,27 @@ _STRIPES = 16
 """Lock files per store directory: sessions hash onto them (never two held at once)."""
 _CACHE_SESSIONS = 1024
 """Sessions whose log indexes a store object keeps in memory (least recently used go)."""
-_MAX_ESCAPED = 200
-"""Longest escaped id used verbatim in a file name (255-byte limits, with suffixes)."""
-_HEAD_CHARS = 100
-"""How much of a long id's escaped form its hashed file name keeps."""
-_CHUNK = 1 << 20
 _COMPACT_HEADERS = 64
 """Header lines after which the header log is rewritten to its last header."""
+_COMPACT_RECORDS = 64
+"""Record lines up to which the record log is never rewritten (keeps compaction rare, amortised)."""
+_COMPACT_DEAD_RATIO = 2
+"""Rewrite the record log to its live lines once it holds more than this many lines per live record."""
 
-_HEADER = ".session.jsonl"
-_EVENTS = ".events.jsonl"
-_RECORDS = ".records.jsonl"
-_LOG_MAGIC = "a2a-session-manager"
-_INDEX_ATTR = {_HEADER: "header", _EVENTS: "events", _RECORDS: "records"}
+_INDEX_ATTR = {HEADER: "header", EVENTS: "events", RECORDS: "records"}
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_FILE_MODE = 0o600
-"""Mode of every file the store creates (transcripts are private; the umask can only narrow it)."""
 _DIR_MODE = 0o700
 """Mode of the folders the store creates (the store folder and ``.locks``)."""
 _DENIED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 """Errors of a folder this process may only read (permissions, or a read-only mount)."""
-_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 
 
-# ================================================================== file names
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.@")
-"""Characters a stem keeps as they are: no case, no separator, valid on every OS."""
-
-
-def _escape(sid: str) -> str:
-    out = []
-    for ch in sid:
-        if ch in _PLAIN:
-            out.append(ch)
-        elif "A" <= ch <= "Z":
-            out.append("_" + ch.lower())
-        elif ch == "_":
-            out.append("__")
-        elif ch == ":":
-            out.append("_-")
-        else:
-            # Any other character (``/``, space, ``*``, non-ASCII...) as its code point in
-            # lower-case hex between ``_.`` and ``.``: file names stay ASCII in a closed
-            # alphabet, so no file system folds two ids onto one name (case, Unicode
-            # normalisation) and byte length is the character count.
-            out.append(f"_.{ord(ch):x}.")
-    return "".join(out)
-
-
-def _unescape(text: str) -> str | None:
-    out = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch != "_":
-            out.append(ch)
-            i += 1
-            continue
-        nxt = text[i + 1 : i + 2]
-        if nxt == "_":
-            out.append("_")
-        elif nxt == "-":
-            out.append(":")
-        elif "a" <= nxt <= "z":
-            out.append(nxt.upper())
-        elif nxt == ".":
-            stop = text.find(".", i + 2)
-            digits = text[i + 2 : stop]
-            if stop < 0 or not 0 < len(digits) <= 6 or digits.strip("0123456789abcdef"):
-                return None
-            code = int(digits, 16)
-            if code > 0x10FFFF:
-                return None
-            out.append(chr(code))
-            i = stop + 1
-            continue
-        else:
-            return None
-        i += 2
-    return "".join(out)
-
-
-@lru_cache(maxsize=4096)
-def _stem(sid: str) -> str:
-    escaped = _escape(sid)
-    if len(escaped) <= _MAX_ESCAPED:
-        return "s-" + escaped
-    head: list[str] = []
-    used = 0
-    for ch in sid:
-        piece = _escape(ch)
-        if used + len(piece) > _HEAD_CHARS:
-            break
-        head.append(piece)
-        used += len(piece)
-    return "h-" + "".join(head) + "~" + hashlib.sha256(sid.encode()).hexdigest()[:32]
-
-
-def _stem_prefix(stem: str) -> str | None:
-    """The id (``s-`` stems) or the known head of the id (``h-`` stems) a stem encodes."""
-    if stem.startswith("s-"):
-        return _unescape(stem[2:])
-    if stem.startswith("h-") and "~" in stem:
-        return _unescape(stem[2 : stem.index("~")])
-    return None
-
-
-def _is_id(text: str) -> bool:
-    """Whether ``text`` is a session id the store could have written (names of other files are skipped)."""
-    return 0 < len(text) <= MAX_SESSION_ID_LENGTH and text.isprintable()
-
-
-# ================================================================ log indexes
-@dataclass
-class _LogIndex:
-    """What a store object knows of one log file (valid while ino/dev/preamble match)."""
-
-    ino: int
-    dev: int
-    preamble: bytes
-    end: int
-    """Offset just after the last complete line read so far."""
-    size: int = 0
-    """The file's size when last refreshed (beyond ``end``: an unterminated tail)."""
-    offsets: array[int] = field(default_factory=lambda: array("q"))
-    """Start offset of each data line (the preamble is not one)."""
-    ids: set[str] | None = None
-    """Event ids of every line, once an append needed them."""
-    records: dict[str, dict[str, tuple[int, int]]] | None = None
-    """Record logs: kind -> key -> (offset, length) of its live put line."""
-
-    def line_span(self, i: int) -> tuple[int, int]:
-        start = self.offsets[i]
-        stop = self.offsets[i + 1] if i + 1 < len(self.offsets) else self.end
-        return start, stop - start - 1
-
-
+# ========================================================= per-session state
 @dataclass
 class _Entry:
-    header: _LogIndex | None = None
-    events: _LogIndex | None = None
-    records: _LogIndex | None = None
+    header: LogIndex | None = None
+    events: LogIndex | None = None
+    records: LogIndex | None = None
     paths: tuple[str, str] | None = None
     """The session's header and event log paths, once computed."""
 
@@ -327,7 +222,7 @@ class FileSessionStore(SessionStore):
 
     # ============================================================ paths and errors
     def _path(self, sid: str, suffix: str) -> str:
-        name = _stem(sid) + suffix
+        name = stem(sid) + suffix
         # Defence in depth: the base validated the id, and stems use a closed alphabet.
         if os.sep in name or (os.altsep and os.altsep in name) or name.startswith("."):
             raise StorageError(f"session {sid!r} maps to an unsafe file name", session_id=sid)
@@ -335,8 +230,8 @@ class FileSessionStore(SessionStore):
 
     def _where(self, sid: str, seq: int | None = None) -> str:
         if seq is None:
-            return self._path(sid, _HEADER)
-        return f"{self._path(sid, _EVENTS)} line {seq + 2}"
+            return self._path(sid, HEADER)
+        return f"{self._path(sid, EVENTS)} line {seq + 2}"
 
     def _wrap_error(self, exc: BaseException, sid: str | None) -> SessionManagerError:
         """A denied write names the folder and what it needs (reads of such a folder work)."""
@@ -349,11 +244,6 @@ class FileSessionStore(SessionStore):
                 session_id=sid,
             )
         return super()._wrap_error(exc, sid)
-
-    @staticmethod
-    def _corrupt(sid: str, path: str, line: int | None, what: str) -> CorruptSessionError:
-        where = path if line is None else f"{path} line {line}"
-        return CorruptSessionError(f"session {sid!r}: {where} {what}; repair or delete the file", session_id=sid)
 
     # ================================================================== locking
     def _lock_fd(self, sid: str, stripe: _Stripe) -> int:
@@ -377,7 +267,7 @@ class FileSessionStore(SessionStore):
         """Open (or create) a lock file; read-only when it may not be written; None when absent and uncreatable."""
         for attempt in range(2):
             try:
-                return os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, _FILE_MODE)
+                return os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, FILE_MODE)
             except FileNotFoundError:
                 if attempt:
                     raise
@@ -477,28 +367,9 @@ class FileSessionStore(SessionStore):
             os.close(fd)
 
     def _write_atomic(self, path: str, chunks: Sequence[bytes]) -> None:
-        """Write a whole file as temp file + fsync + rename (readers see old or new)."""
-        tmp = f"{path}.tmp-{secrets.token_hex(6)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, _FILE_MODE)
-        try:
-            try:
-                for chunk in chunks:
-                    _write_all(fd, chunk)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            with suppress(OSError):
-                os.unlink(tmp)
-            raise
+        """Rewrite a whole log (temp file + fsync + rename), then sync the folder if asked."""
+        write_atomic(path, chunks)
         self._fsync_dir()
-
-    @staticmethod
-    def _new_preamble(sid: str) -> bytes:
-        # The random generation tells a rewritten file from the one an index was built on.
-        meta = {"log": _LOG_MAGIC, "v": 1, "gen": secrets.token_hex(16), "id": sid}
-        return json.dumps(meta, separators=(",", ":")).encode() + b"\n"
 
     @staticmethod
     def _open(path: str, *, write: bool) -> int | None:
@@ -509,8 +380,8 @@ class FileSessionStore(SessionStore):
             return None
 
     def _append_log_locked(
-        self, sid: str, suffix: str, data: bytes | Callable[[_LogIndex | None], bytes]
-    ) -> _LogIndex | None:
+        self, sid: str, suffix: str, data: bytes | Callable[[LogIndex | None], bytes]
+    ) -> LogIndex | None:
         """Append complete lines to one of the session's logs (its lock held).
 
         ``data`` may be a function of the up-to-date index (None for a new log) that
@@ -529,192 +400,37 @@ class FileSessionStore(SessionStore):
         if fd is None:
             payload = data if isinstance(data, bytes) else data(None)
             if payload:
-                self._write_atomic(path, [self._new_preamble(sid), payload])
+                self._write_atomic(path, [new_preamble(sid), payload])
                 self._set_index(sid, suffix, None)
             return None
         try:
             index = self._index(sid, suffix, fd)
-            if suffix == _EVENTS:
-                self._ensure_ids(sid, path, fd, index)
+            if suffix == EVENTS:
+                ensure_ids(sid, path, fd, index)
             if not isinstance(data, bytes):
                 data = data(index)
             if not data:
                 return index
-            self._write_at_end(fd, index, data)
-            self._index_lines(sid, path, index, data, index.end)
+            write_at_end(fd, index, data, self.fsync)
+            index_lines(sid, path, index, data, index.end)
             index.size = index.end
             return index
         finally:
             os.close(fd)
 
-    def _refresh(self, sid: str, path: str, fd: int, index: _LogIndex | None, kind: str) -> _LogIndex:
-        """Bring ``index`` up to date with the file open as ``fd`` (reading only new bytes)."""
-        st = os.fstat(fd)
-        # A preamble is at most about 3.2 kB: its id JSON-escaped (a 256-character id of
-        # characters outside the BMP takes 12 bytes each) and about 100 bytes more.
-        head = os.pread(fd, 4096, 0)
-        nl = head.find(b"\n")
-        if nl < 0:
-            raise self._corrupt(sid, path, 1, "has no complete preamble line")
-        preamble = head[: nl + 1]
-        if (
-            index is None
-            or index.ino != st.st_ino
-            or index.dev != st.st_dev
-            or index.preamble != preamble
-            or st.st_size < index.end
-        ):
-            try:
-                meta = json.loads(preamble)
-            except ValueError:
-                meta = None
-            if not isinstance(meta, dict) or meta.get("log") != _LOG_MAGIC:
-                raise self._corrupt(sid, path, 1, "is not a session log preamble")
-            index = _LogIndex(ino=st.st_ino, dev=st.st_dev, preamble=preamble, end=len(preamble))
-            if kind == _RECORDS:
-                index.records = {}
-        pos = index.end
-        read_at = pos
-        size = st.st_size
-        carry = b""
-        while read_at < size:
-            data = os.pread(fd, min(_CHUNK, size - read_at), read_at)
-            if not data:
-                break
-            read_at += len(data)
-            buf = carry + data if carry else data
-            last_nl = buf.rfind(b"\n")
-            if last_nl < 0:
-                carry = buf  # a long line, or an unterminated tail (a write that never finished)
-                continue
-            self._index_lines(sid, path, index, buf[: last_nl + 1], pos)
-            pos += last_nl + 1
-            carry = buf[last_nl + 1 :]
-        index.size = size
-        return index
-
-    def _write_at_end(self, fd: int, index: _LogIndex, data: bytes) -> None:
-        """Append ``data`` after the last complete line (held under the exclusive lock).
-
-        A crashed writer's unterminated tail is cut off first; a write that fails is cut
-        back, so the log never keeps a partial line of ours. With ``fsync``, synced.
-        """
-        if index.size > index.end:
-            os.ftruncate(fd, index.end)
-            index.size = index.end
-        try:
-            _write_all(fd, data)
-            if self.fsync:
-                _datasync(fd)
-        except BaseException:
-            os.ftruncate(fd, index.end)
-            raise
-
-    def _index_lines(self, sid: str, path: str, index: _LogIndex, data: bytes, base: int) -> None:
-        """Index the lines of ``data``: complete units, read from offset ``base`` of the file."""
-        start = 0
-        ids = index.ids
-        records = index.records
-        size = len(data)
-        has_cr = b"\r" in data  # else LF-terminated lines only: no CR search per line
-        lf = -1
-        while start < size:
-            if lf < start:
-                lf = data.index(b"\n", start)
-            stop = lf
-            if has_cr:
-                cr = data.find(b"\r", start, lf)
-                if cr >= 0 and cr + 1 < lf:  # a CR just before the LF ends a CRLF line instead
-                    stop = cr
-            lineno = len(index.offsets) + 2
-            index.offsets.append(base + start)
-            if ids is not None:
-                ids.add(self._event_id(sid, path, lineno, data[start:stop]))
-            elif records is not None:
-                self._index_record(sid, path, lineno, records, data[start:stop], base + start, stop - start)
-            start = stop + 1
-        index.end = base + size
-
-    def _event_id(self, sid: str, path: str, lineno: int, line: bytes) -> str:
-        # Fast path for the form our codec writes (id first, a plain string, line closed
-        # as an object); anything else is parsed in full. Reads still decode every line.
-        if line.startswith(b'{"id":"') and line.endswith(b"}"):
-            stop = line.find(b'"', 7)
-            if stop > 7 and b"\\" not in line[7:stop]:
-                try:
-                    return line[7:stop].decode("ascii")
-                except UnicodeDecodeError:
-                    pass
-        try:
-            value = json.loads(line)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict) or not isinstance(value.get("id"), str):
-            raise self._corrupt(sid, path, lineno, "is not a valid event (no JSON object with an id)")
-        return str(value["id"])
-
-    def _index_record(
-        self,
-        sid: str,
-        path: str,
-        lineno: int,
-        records: dict[str, dict[str, tuple[int, int]]],
-        line: bytes,
-        offset: int,
-        length: int,
-    ) -> None:
-        try:
-            value = json.loads(line)
-        except ValueError:
-            value = None
-        if isinstance(value, dict):
-            op, kind, key = value.get("op"), value.get("kind"), value.get("key")
-            if op == "put" and isinstance(kind, str) and isinstance(key, str) and isinstance(value.get("v"), str):
-                records.setdefault(kind, {})[key] = (offset, length)
-                return
-            if op == "del" and isinstance(kind, str) and isinstance(key, str):
-                records.get(kind, {}).pop(key, None)
-                return
-            if op == "clear" and isinstance(kind, str):
-                records.pop(kind, None)
-                return
-        raise self._corrupt(sid, path, lineno, "is not a valid record line")
-
-    def _ensure_ids(self, sid: str, path: str, fd: int, index: _LogIndex) -> set[str]:
-        if index.ids is not None:
-            return index.ids
-        ids: set[str] = set()
-        n = len(index.offsets)
-        i = 0
-        while i < n:
-            # Read a run of lines at once (at most about _CHUNK bytes, at least one line).
-            j = i + 1
-            while j < n and index.offsets[j] - index.offsets[i] < _CHUNK:
-                j += 1
-            lo = index.offsets[i]
-            hi = index.offsets[j] if j < n else index.end
-            data = os.pread(fd, hi - lo, lo)
-            for k in range(i, j):
-                start = index.offsets[k] - lo
-                stop = (index.offsets[k + 1] - lo if k + 1 < n else hi - lo) - 1
-                ids.add(self._event_id(sid, path, k + 2, data[start:stop]))
-            i = j
-        index.ids = ids
-        return ids
-
-    def _index(self, sid: str, suffix: str, fd: int) -> _LogIndex:
+    def _index(self, sid: str, suffix: str, fd: int) -> LogIndex:
         """The up-to-date index of one of the session's logs, open as ``fd``."""
         entry = self._entry(sid)
         attr = _INDEX_ATTR[suffix]
         try:
-            index = self._refresh(sid, self._path(sid, suffix), fd, getattr(entry, attr), suffix)
+            index = refresh(sid, self._path(sid, suffix), fd, getattr(entry, attr), suffix)
         except BaseException:
             setattr(entry, attr, None)  # a half-extended index must not be reused
             raise
         setattr(entry, attr, index)
         return index
 
-    def _set_index(self, sid: str, suffix: str, index: _LogIndex | None) -> None:
+    def _set_index(self, sid: str, suffix: str, index: LogIndex | None) -> None:
         setattr(self._entry(sid), _INDEX_ATTR[suffix], index)
 
     # ==================================================================== TTL
@@ -723,7 +439,7 @@ class FileSessionStore(SessionStore):
         if self.expiration_seconds is None:
             return False
         newest: float | None = None
-        for suffix in (_HEADER, _EVENTS, _RECORDS):
+        for suffix in (HEADER, EVENTS, RECORDS):
             try:
                 mtime = os.stat(self._path(sid, suffix)).st_mtime
             except FileNotFoundError:
@@ -737,12 +453,12 @@ class FileSessionStore(SessionStore):
         if stripe.held_sid == sid:
             stripe.drop_held()
         existed = False
-        for suffix in (_HEADER, _EVENTS, _RECORDS):
+        for suffix in (HEADER, EVENTS, RECORDS):
             try:
                 os.unlink(self._path(sid, suffix))
             except FileNotFoundError:
                 continue
-            existed = existed or suffix == _HEADER
+            existed = existed or suffix == HEADER
         self._forget(sid)
         self._fsync_dir()
         return existed
@@ -784,14 +500,14 @@ class FileSessionStore(SessionStore):
 
     # ================================================================= headers
     def _header_locked(self, sid: str) -> str | None:
-        path = self._path(sid, _HEADER)
+        path = self._path(sid, HEADER)
         fd = self._open(path, write=False)
         if fd is None:
             return None
         try:
-            index = self._index(sid, _HEADER, fd)
+            index = self._index(sid, HEADER, fd)
             if not index.offsets:
-                raise self._corrupt(sid, path, None, "holds no complete header line")
+                raise corrupt(sid, path, None, "holds no complete header line")
             offset, length = index.line_span(len(index.offsets) - 1)
             raw = os.pread(fd, length, offset)
         finally:
@@ -801,21 +517,21 @@ class FileSessionStore(SessionStore):
             text = raw.decode("utf-8")
             json.loads(text)
         except ValueError as exc:
-            raise self._corrupt(sid, path, lineno, "is not a valid session header (not JSON)") from exc
+            raise corrupt(sid, path, lineno, "is not a valid session header (not JSON)") from exc
         return text
 
     def _write_header_locked(self, sid: str, header: str) -> None:
         if "\n" in header or "\r" in header:
             raise StorageError(f"session {sid!r}: a header may not contain a line break", session_id=sid)
         line = header.encode("utf-8") + b"\n"
-        index = self._append_log_locked(sid, _HEADER, line)
+        index = self._append_log_locked(sid, HEADER, line)
         if index is not None and len(index.offsets) > _COMPACT_HEADERS:
             # Keep the header log short: rewrite it to its last line (rare, amortised).
-            self._write_atomic(self._path(sid, _HEADER), [self._new_preamble(sid), line])
-            self._set_index(sid, _HEADER, None)
+            self._write_atomic(self._path(sid, HEADER), [new_preamble(sid), line])
+            self._set_index(sid, HEADER, None)
 
     def _ensure_header_locked(self, sid: str, header_if_new: str | None) -> None:
-        if header_if_new is not None and not os.path.exists(self._path(sid, _HEADER)):
+        if header_if_new is not None and not os.path.exists(self._path(sid, HEADER)):
             self._write_header_locked(sid, header_if_new)
 
     def _read_header(self, sid: str) -> str | None:
@@ -842,7 +558,7 @@ class FileSessionStore(SessionStore):
                 entry = self._entry(sid)
                 paths = entry.paths
                 if paths is None:
-                    paths = entry.paths = (self._path(sid, _HEADER), self._path(sid, _EVENTS))
+                    paths = entry.paths = (self._path(sid, HEADER), self._path(sid, EVENTS))
                 if not os.path.exists(paths[0]):
                     self._write_header_locked(sid, header_if_new)
                     entry = self._entry(sid)
@@ -875,14 +591,14 @@ class FileSessionStore(SessionStore):
         if fd is None:
             added = 0
 
-            def new_log(index: _LogIndex | None) -> bytes:
+            def new_log(index: LogIndex | None) -> bytes:
                 nonlocal added
-                fresh = _fresh_lines(items, index.ids if index is not None and index.ids is not None else set())
+                fresh = fresh_lines(items, index.ids if index is not None and index.ids is not None else set())
                 added = len(fresh)
-                return _unit(list(fresh.values()))
+                return unit(list(fresh.values()))
 
             # Missing (created whole by rename), or vanished since the stat: the general path.
-            self._append_log_locked(sid, _EVENTS, new_log)
+            self._append_log_locked(sid, EVENTS, new_log)
             if not added:
                 self._touch(path)
             return added
@@ -898,8 +614,8 @@ class FileSessionStore(SessionStore):
             or index.size != index.end
         ):
             try:
-                index = self._index(sid, _EVENTS, fd)
-                self._ensure_ids(sid, path, fd, index)
+                index = self._index(sid, EVENTS, fd)
+                ensure_ids(sid, path, fd, index)
             except BaseException:
                 if fd == stripe.held_fd:
                     stripe.drop_held()
@@ -910,12 +626,12 @@ class FileSessionStore(SessionStore):
                 stripe.held_sid, stripe.held_fd, stripe.held_ino, stripe.held_dev = sid, fd, index.ino, index.dev
         known = index.ids
         assert known is not None
-        fresh = _fresh_lines(items, known)
+        fresh = fresh_lines(items, known)
         if not fresh:
             self._touch(path)
             return 0
         lines = list(fresh.values())
-        self._write_at_end(fd, index, lines[0] + b"\n" if len(lines) == 1 else _unit(lines))
+        write_at_end(fd, index, lines[0] + b"\n" if len(lines) == 1 else unit(lines), self.fsync)
         pos = index.end
         offsets = index.offsets
         for line_bytes in lines:
@@ -926,12 +642,12 @@ class FileSessionStore(SessionStore):
         return len(lines)
 
     def _rows_locked(self, sid: str, start: int, end: int | None) -> list[EventRow]:
-        path = self._path(sid, _EVENTS)
+        path = self._path(sid, EVENTS)
         fd = self._open(path, write=False)
         if fd is None:
             return []
         try:
-            index = self._index(sid, _EVENTS, fd)
+            index = self._index(sid, EVENTS, fd)
             n = len(index.offsets)
             lo = max(n + start, 0) if start < 0 else min(start, n)
             hi = n if end is None else min(end, n)
@@ -950,7 +666,7 @@ class FileSessionStore(SessionStore):
             try:
                 rows.append((i, raw.decode("utf-8")))
             except UnicodeDecodeError as exc:
-                raise self._corrupt(sid, path, i + 2, "is not UTF-8 text") from exc
+                raise corrupt(sid, path, i + 2, "is not UTF-8 text") from exc
         return rows
 
     def _read_events(self, sid: str, start: int, end: int | None) -> list[EventRow]:
@@ -958,11 +674,11 @@ class FileSessionStore(SessionStore):
         return rows
 
     def _count_locked(self, sid: str) -> int:
-        fd = self._open(self._path(sid, _EVENTS), write=False)
+        fd = self._open(self._path(sid, EVENTS), write=False)
         if fd is None:
             return 0
         try:
-            return len(self._index(sid, _EVENTS, fd).offsets)
+            return len(self._index(sid, EVENTS, fd).offsets)
         finally:
             os.close(fd)
 
@@ -971,7 +687,7 @@ class FileSessionStore(SessionStore):
         return count
 
     def _replace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
-        chunks = [self._new_preamble(sid)]
+        chunks = [new_preamble(sid)]
         for _, line in items:
             if "\n" in line or "\r" in line:
                 raise StorageError(f"session {sid!r}: an event line may not contain a line break", session_id=sid)
@@ -981,8 +697,8 @@ class FileSessionStore(SessionStore):
             stripe = self._stripe(sid)
             if stripe.held_sid == sid:
                 stripe.drop_held()
-            self._write_atomic(self._path(sid, _EVENTS), chunks)
-            self._set_index(sid, _EVENTS, None)
+            self._write_atomic(self._path(sid, EVENTS), chunks)
+            self._set_index(sid, EVENTS, None)
 
     # ================================================================= sessions
     def _delete(self, sid: str) -> bool:
@@ -994,15 +710,15 @@ class FileSessionStore(SessionStore):
     def _scan(self, prefix: str) -> list[str]:
         found: list[str] = []
         with os.scandir(self._dir) as it:
-            names = [e.name for e in it if e.name.endswith(_HEADER)]
+            names = [e.name for e in it if e.name.endswith(HEADER)]
         for name in names:
-            stem = name[: -len(_HEADER)]
-            known = _stem_prefix(stem)
+            name_stem = name[: -len(HEADER)]
+            known = stem_prefix(name_stem)
             if known is None:
                 continue
-            if stem.startswith("s-"):
+            if name_stem.startswith("s-"):
                 # Only the canonical name of a valid id is a session (not another file).
-                if not known.startswith(prefix) or not _is_id(known) or _stem(known) != stem:
+                if not known.startswith(prefix) or not is_id(known) or stem(known) != name_stem:
                     continue
                 sid = known
             else:
@@ -1031,8 +747,8 @@ class FileSessionStore(SessionStore):
         except ValueError:
             meta = None
         sid = meta.get("id") if isinstance(meta, dict) else None
-        if not isinstance(sid, str) or not _is_id(sid) or _stem(sid) != os.path.basename(path)[: -len(_HEADER)]:
-            raise self._corrupt(known + "...", path, 1, "does not hold the id its file name encodes")
+        if not isinstance(sid, str) or not is_id(sid) or stem(sid) != os.path.basename(path)[: -len(HEADER)]:
+            raise corrupt(known + "...", path, 1, "does not hold the id its file name encodes")
         return sid
 
     def _read_session(self, sid: str) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
@@ -1051,23 +767,23 @@ class FileSessionStore(SessionStore):
 
     # ================================================================= records
     def _append_records_locked(self, sid: str, lines: list[bytes]) -> None:
-        index = self._append_log_locked(sid, _RECORDS, _unit(lines))
+        index = self._append_log_locked(sid, RECORDS, unit(lines))
         if index is None or index.records is None:
             return
         live = sum(len(keys) for keys in index.records.values())
-        if len(index.offsets) > 64 and len(index.offsets) > 2 * live:
+        if len(index.offsets) > _COMPACT_RECORDS and len(index.offsets) > _COMPACT_DEAD_RATIO * live:
             # Last write wins, so the log only grows: rewrite it to its live lines.
-            path = self._path(sid, _RECORDS)
+            path = self._path(sid, RECORDS)
             spans = sorted(span for keys in index.records.values() for span in keys.values())
             fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
             try:
-                chunks = [self._new_preamble(sid)]
+                chunks = [new_preamble(sid)]
                 # Each live line with its own LF (in the log it may end a unit's record with CR).
                 chunks.extend(os.pread(fd, length, offset) + b"\n" for offset, length in spans)
             finally:
                 os.close(fd)
             self._write_atomic(path, chunks)
-            self._set_index(sid, _RECORDS, None)
+            self._set_index(sid, RECORDS, None)
 
     def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
         lines = [
@@ -1082,26 +798,26 @@ class FileSessionStore(SessionStore):
             if lines:
                 self._append_records_locked(sid, lines)
             else:
-                self._touch(self._path(sid, _RECORDS))
+                self._touch(self._path(sid, RECORDS))
 
-    def _value_locked(self, sid: str, fd: int, span: tuple[int, int], index: _LogIndex) -> bytes:
+    def _value_locked(self, sid: str, fd: int, span: tuple[int, int], index: LogIndex) -> bytes:
         offset, length = span
-        path = self._path(sid, _RECORDS)
+        path = self._path(sid, RECORDS)
         line = os.pread(fd, length, offset)
         try:
             return base64.b64decode(json.loads(line)["v"], validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             lineno = index.offsets.index(offset) + 2
-            raise self._corrupt(sid, path, lineno, "holds an unreadable record value") from exc
+            raise corrupt(sid, path, lineno, "holds an unreadable record value") from exc
 
     def _records_locked(
         self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
     ) -> list[tuple[str, bytes]]:
-        fd = self._open(self._path(sid, _RECORDS), write=False)
+        fd = self._open(self._path(sid, RECORDS), write=False)
         if fd is None:
             return []
         try:
-            index = self._index(sid, _RECORDS, fd)
+            index = self._index(sid, RECORDS, fd)
             assert index.records is not None
             bucket = index.records.get(kind, {})
             keys = sorted(k for k in bucket if k.startswith(prefix) and (before is None or k < before))
@@ -1114,11 +830,11 @@ class FileSessionStore(SessionStore):
             os.close(fd)
 
     def _get_record_locked(self, sid: str, kind: str, key: str) -> bytes | None:
-        fd = self._open(self._path(sid, _RECORDS), write=False)
+        fd = self._open(self._path(sid, RECORDS), write=False)
         if fd is None:
             return None
         try:
-            index = self._index(sid, _RECORDS, fd)
+            index = self._index(sid, RECORDS, fd)
             assert index.records is not None
             span = index.records.get(kind, {}).get(key)
             return None if span is None else self._value_locked(sid, fd, span, index)
@@ -1139,12 +855,12 @@ class FileSessionStore(SessionStore):
 
     def _delete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> None:
         with self._writing(sid):
-            path = self._path(sid, _RECORDS)
+            path = self._path(sid, RECORDS)
             fd = self._open(path, write=False)
             if fd is None:
                 return
             try:
-                index = self._index(sid, _RECORDS, fd)
+                index = self._index(sid, RECORDS, fd)
                 assert index.records is not None
                 bucket = index.records.get(kind, {})
             finally:
@@ -1192,29 +908,3 @@ def create_file_session_store(
             "(nothing was created; check the path)"
         )
     return FileSessionStore(directory=directory, expiration_seconds=expiration_seconds, fsync=fsync)
-
-
-def _fresh_lines(items: Sequence[tuple[str, str]], known: set[str]) -> dict[str, bytes]:
-    """The encoded lines (unterminated) of the events whose ids are not ``known`` (first of each id, in order)."""
-    fresh: dict[str, bytes] = {}
-    for event_id, line in items:
-        if event_id not in known and event_id not in fresh:
-            fresh[event_id] = line.encode("utf-8")
-    return fresh
-
-
-def _unit(lines: Sequence[bytes]) -> bytes:
-    """Records (no line breaks in them) as one unit: CR between them, one LF at the end.
-
-    The LF commits the whole unit: a write cut short (a kill -9 inside a batch) leaves
-    no LF, so readers ignore all of it and the next writer cuts it off, as for a single
-    torn line. CR is JSON whitespace and never occurs raw inside a JSON text.
-    """
-    return b"\r".join(lines) + b"\n"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
