@@ -29,6 +29,7 @@ import re
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any, Generic, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -84,200 +85,10 @@ _RETRY_WRITE = "retrying the same call is safe: every write of this store is ide
 
 
 # ============================================================================ scripts
-# Shared Lua prelude. KEYS[1..4] are the session's h, e, i, k keys in every writing
-# script; ARGV[1] is the key base "P{S}:" (record keys are derived from it: they share
-# the hash tag, hence the slot), ARGV[2] the TTL in seconds (0: none).
-_PRELUDE = """
-local function bad(key, want)
-  local t = redis.call('TYPE', key)['ok']
-  if t ~= 'none' and t ~= want then
-    return redis.error_reply('A2A_WRONGTYPE ' .. key .. ' ' .. t .. ' ' .. want)
-  end
-  return nil
-end
-local function wrong(key, want)
-  return redis.error_reply('A2A_WRONGTYPE ' .. key .. ' ' .. redis.call('TYPE', key)['ok'] .. ' ' .. want)
-end
--- A pcall error: a WRONGTYPE is a foreign key; anything else (OOM, READONLY, MISCONF...)
--- is the server refusing, passed on in its own words.
-local function failed(reply, key, want)
-  if string.sub(reply['err'], 1, 10) == 'WRONGTYPE ' then return wrong(key, want) end
-  return reply
-end
--- Every key of the session gets the TTL: h, e, i, k (all base .. suffix, as KEYS[1..4]
--- are) and the records of each kind; ``kinds`` when the caller has read them already.
-local function touch(base, ttl, kinds)
-  if ttl <= 0 then return end
-  for _, suffix in ipairs({'h', 'e', 'i', 'k'}) do redis.call('EXPIRE', base .. suffix, ttl) end
-  for _, kind in ipairs(kinds or redis.call('SMEMBERS', base .. 'k')) do
-    redis.call('EXPIRE', base .. 'r:' .. kind, ttl)
-    redis.call('EXPIRE', base .. 'z:' .. kind, ttl)
-  end
-end
-"""
-
-# The hot path, kept lean: one declared key (the header; the others are derived from it
-# and share its hash tag, as record keys do), and type checks riding on the commands
-# themselves (pcall) instead of a TYPE per key. A foreign key is still refused before
-# anything is written: the header is set last. ARGV: ttl, header_if_new, id, line, ...
-_APPEND = (
-    _PRELUDE
-    + """
-local h = KEYS[1]
-local base = string.sub(h, 1, -2)
-local e, i, k = base .. 'e', base .. 'i', base .. 'k'
-local ttl = tonumber(ARGV[1])
-local hlen = redis.pcall('STRLEN', h)
-if type(hlen) == 'table' then return failed(hlen, h, 'string') end
-local n = redis.pcall('LLEN', e)
-if type(n) == 'table' then return failed(n, e, 'list') end
-local kinds = nil
-if ttl > 0 then
-  kinds = redis.pcall('SMEMBERS', k)
-  if kinds['err'] then return failed(kinds, k, 'set') end
-end
-local added = 0
-for j = 3, #ARGV, 2 do
-  local fresh = redis.pcall('HSETNX', i, ARGV[j], n + added)
-  if type(fresh) == 'table' then return failed(fresh, i, 'hash') end
-  if fresh == 1 then
-    redis.call('RPUSH', e, ARGV[j + 1])
-    added = added + 1
-  end
-end
-if hlen == 0 then redis.call('SET', h, ARGV[2]) end
-touch(base, ttl, kinds)
-return added
-"""
-)
-
-_WRITE_HEADER = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[1], 'string') or bad(KEYS[4], 'set')
-if err then return err end
-redis.call('SET', KEYS[1], ARGV[3])
-touch(ARGV[1], tonumber(ARGV[2]))
-return 1
-"""
-)
-
-_REPLACE = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[1], 'string') or bad(KEYS[2], 'list') or bad(KEYS[3], 'hash') or bad(KEYS[4], 'set')
-if err then return err end
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[3]) end
-redis.call('DEL', KEYS[2], KEYS[3])
-local n = 0
-for j = 4, #ARGV, 2 do
-  redis.call('HSET', KEYS[3], ARGV[j], n)
-  redis.call('RPUSH', KEYS[2], ARGV[j + 1])
-  n = n + 1
-end
-touch(ARGV[1], tonumber(ARGV[2]))
-return n
-"""
-)
-
-_DELETE = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[4], 'set')
-if err then return err end
-local existed = redis.call('EXISTS', KEYS[1])
-for _, kind in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  redis.call('DEL', ARGV[1] .. 'r:' .. kind, ARGV[1] .. 'z:' .. kind)
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-return existed
-"""
-)
-
-# KEYS: h e i k r z; ARGV: base ttl header-or-empty kind (key value)...
-_PUT_RECORDS = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[1], 'string') or bad(KEYS[4], 'set') or bad(KEYS[5], 'hash') or bad(KEYS[6], 'zset')
-if err then return err end
-if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[3]) end
-for j = 5, #ARGV, 2 do
-  redis.call('HSET', KEYS[5], ARGV[j], ARGV[j + 1])
-  redis.call('ZADD', KEYS[6], 0, ARGV[j])
-end
-redis.call('SADD', KEYS[4], ARGV[4])
-touch(ARGV[1], tonumber(ARGV[2]))
-return 1
-"""
-)
-
-# KEYS: k r z; ARGV: kind mode ('all' | 'keys') key...
-_DELETE_RECORDS = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[1], 'set') or bad(KEYS[2], 'hash') or bad(KEYS[3], 'zset')
-if err then return err end
-if ARGV[2] == 'all' then
-  redis.call('DEL', KEYS[2], KEYS[3])
-  redis.call('SREM', KEYS[1], ARGV[1])
-else
-  for j = 3, #ARGV do
-    redis.call('HDEL', KEYS[2], ARGV[j])
-    redis.call('ZREM', KEYS[3], ARGV[j])
-  end
-end
-return 1
-"""
-)
-
-# KEYS: r z; ARGV: min max reverse('1'|'0') limit(-1: all). Returns key, value, key, value...
-_LIST_RECORDS = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[1], 'hash') or bad(KEYS[2], 'zset')
-if err then return err end
-local ks
-if ARGV[3] == '1' then
-  ks = redis.call('ZREVRANGEBYLEX', KEYS[2], ARGV[2], ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
-else
-  ks = redis.call('ZRANGEBYLEX', KEYS[2], ARGV[1], ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
-end
-local out = {}
-for _, key in ipairs(ks) do
-  local v = redis.call('HGET', KEYS[1], key)
-  if v then out[#out + 1] = key; out[#out + 1] = v end
-end
-return out
-"""
-)
-
-# KEYS: e; ARGV: start (negative). Returns {length, lines}: one atomic read for "last n".
-_READ_TAIL = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[1], 'list')
-if err then return err end
-return {redis.call('LLEN', KEYS[1]), redis.call('LRANGE', KEYS[1], ARGV[1], -1)}
-"""
-)
-
-# KEYS: h e r(_run) z(_run) z(_child). Returns {} or {header, lines, {run key, value...}, child keys}.
-_READ_SESSION = (
-    _PRELUDE
-    + """
-local err = bad(KEYS[1], 'string') or bad(KEYS[2], 'list') or bad(KEYS[3], 'hash')
-  or bad(KEYS[4], 'zset') or bad(KEYS[5], 'zset')
-if err then return err end
-local header = redis.call('GET', KEYS[1])
-if not header then return {} end
-local runs = {}
-for _, key in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
-  local v = redis.call('HGET', KEYS[3], key)
-  if v then runs[#runs + 1] = key; runs[#runs + 1] = v end
-end
-return {header, redis.call('LRANGE', KEYS[2], 0, -1), runs, redis.call('ZRANGE', KEYS[5], 0, -1)}
-"""
-)
+# The Lua scripts are package data (redis_scripts/*.lua), read once when this module loads.
+_SCRIPTS = files("a2a_session_manager.storage.providers") / "redis_scripts"
+_PRELUDE = (_SCRIPTS / "prelude.lua").read_text(encoding="utf-8")
+"""The shared Lua functions every script starts with."""
 
 
 @dataclass(frozen=True)
@@ -286,20 +97,22 @@ class _Script:
     sha: str
 
     @classmethod
-    def of(cls, source: str) -> _Script:
+    def load(cls, name: str) -> _Script:
+        """The script ``redis_scripts/<name>.lua``, after the shared prelude."""
+        source = _PRELUDE + (_SCRIPTS / f"{name}.lua").read_text(encoding="utf-8")
         # SHA1 is what EVALSHA names a script by; this is not a security use.
         return cls(source, hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest())
 
 
-_S_APPEND = _Script.of(_APPEND)
-_S_WRITE_HEADER = _Script.of(_WRITE_HEADER)
-_S_REPLACE = _Script.of(_REPLACE)
-_S_DELETE = _Script.of(_DELETE)
-_S_PUT_RECORDS = _Script.of(_PUT_RECORDS)
-_S_DELETE_RECORDS = _Script.of(_DELETE_RECORDS)
-_S_LIST_RECORDS = _Script.of(_LIST_RECORDS)
-_S_READ_TAIL = _Script.of(_READ_TAIL)
-_S_READ_SESSION = _Script.of(_READ_SESSION)
+_S_APPEND = _Script.load("append")
+_S_WRITE_HEADER = _Script.load("write_header")
+_S_REPLACE = _Script.load("replace")
+_S_DELETE = _Script.load("delete")
+_S_PUT_RECORDS = _Script.load("put_records")
+_S_DELETE_RECORDS = _Script.load("delete_records")
+_S_LIST_RECORDS = _Script.load("list_records")
+_S_READ_TAIL = _Script.load("read_tail")
+_S_READ_SESSION = _Script.load("read_session")
 
 _WRITE_SCRIPTS = {
     _S_APPEND.sha: _RETRY_APPEND,
