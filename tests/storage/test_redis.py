@@ -462,3 +462,22 @@ def test_tasks_using_a_new_cluster_store_at_once_all_get_through(redis_cluster_u
             direct.delete(key)
     finally:
         direct.close()
+
+
+def test_empty_ranges_limit_zero_and_no_keys_make_no_round_trip() -> None:
+    # A server that is not there: any round trip would raise StoreUnavailableError.
+    store = RedisSessionStore(host="127.0.0.1", port=_unused_port(), socket_timeout=0.5)
+    assert store._read_events("s1", 5, 3) == []
+    assert store._list_records("s1", "k", "", None, 0, False) == []
+    assert store._delete_records("s1", "k", []) is None
+
+    async def both() -> tuple[Any, ...]:
+        return (
+            await store._aread_events("s1", -2, 0),
+            await store._alist_records("s1", "k", "", None, 0, True),
+            await store._adelete_records("s1", "k", ()),
+        )
+
+    assert asyncio.run(both()) == ([], [], None)
+    with pytest.raises(StoreUnavailableError):
+        store._read_events("s1", 0, None)  # a real range does ask the server

@@ -27,10 +27,10 @@ import inspect
 import logging
 import re
 import threading
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from a2a_session_manager._ids import check_session_id, quote_id, unquote_id
@@ -121,13 +121,25 @@ _WRITE_SCRIPTS = {
 """Scripts that write, and what to tell a caller whose write may have been applied."""
 
 
-_AsyncEntry = tuple[asyncio.AbstractEventLoop, Any, AsyncGenerator[None, None], "asyncio.Task[Any] | None"]
-"""A loop's async client: (loop, client, the guard closing it with the loop, cluster discovery)."""
+@dataclass(frozen=True)
+class _AsyncEntry:
+    """One event loop's async client."""
+
+    loop: asyncio.AbstractEventLoop
+    client: Any
+    guard: AsyncGenerator[None, None]
+    """Closes the client when its loop shuts down its async generators."""
+    ready: asyncio.Task[Any] | None
+    """Cluster discovery and the server check, while other tasks of the loop wait for them."""
 
 
 @dataclass(frozen=True)
 class _Call(Generic[T]):
-    """One round trip: a script (EVALSHA) or one command, and how to read its reply."""
+    """One round trip: a script (EVALSHA) or one command, and how to read its reply.
+
+    A call with neither (`_Call.answer`) makes no round trip: ``parse(None)`` is its
+    result (a plan that knows its answer without asking, such as an empty range).
+    """
 
     sid: str
     keys: tuple[str, ...]
@@ -135,6 +147,35 @@ class _Call(Generic[T]):
     parse: Callable[[Any], T]
     script: _Script | None = None
     command: str = ""
+
+    @classmethod
+    def answer(cls, sid: str, value: T) -> _Call[T]:
+        """A call whose result is ``value``, with no round trip."""
+        return cls(sid, (), (), lambda _: value)
+
+
+def _sync_primitive(
+    plan: Callable[Concatenate[RedisSessionStore, P], _Call[T]],
+) -> Callable[Concatenate[RedisSessionStore, P], T]:
+    """The sync primitive that runs ``plan``'s call (``_plan_x`` -> ``_x``)."""
+
+    def primitive(self: RedisSessionStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._do(plan(self, *args, **kwargs))
+
+    primitive.__name__ = primitive.__qualname__ = plan.__name__.replace("_plan_", "_", 1)
+    return primitive
+
+
+def _async_primitive(
+    plan: Callable[Concatenate[RedisSessionStore, P], _Call[T]],
+) -> Callable[Concatenate[RedisSessionStore, P], Coroutine[Any, Any, T]]:
+    """The async primitive that runs ``plan``'s call (``_plan_x`` -> ``_ax``)."""
+
+    async def primitive(self: RedisSessionStore, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._ado(plan(self, *args, **kwargs))
+
+    primitive.__name__ = primitive.__qualname__ = plan.__name__.replace("_plan_", "_a", 1)
+    return primitive
 
 
 def _glob_escape(text: str) -> str:
@@ -474,10 +515,10 @@ class RedisSessionStore(SessionStore):
             return None
         loop = asyncio.get_running_loop()
         entry = self._aclients.get(id(loop))
-        if entry is not None and entry[0] is loop:
-            if entry[3] is not None and not entry[3].done():
-                await asyncio.shield(entry[3])  # another task is still preparing the client
-            return entry[1]
+        if entry is not None and entry.loop is loop:
+            if entry.ready is not None and not entry.ready.done():
+                await asyncio.shield(entry.ready)  # another task is still preparing the client
+            return entry.client
         aredis = require("redis.asyncio", extra="redis", feature="RedisSessionStore")
         kwargs = self._connect_kwargs(require("redis.asyncio.retry", extra="redis", feature="RedisSessionStore").Retry)
         if self.cluster:
@@ -494,17 +535,18 @@ class RedisSessionStore(SessionStore):
         # once, here, and make the other tasks of this loop wait for it.
         ready = loop.create_task(self._aprepare(client, kwargs)) if self.cluster or not self._server_ok else None
         with self._client_lock:
-            for key, (other, _, _, _) in list(self._aclients.items()):
-                if other.is_closed():
+            for key, other in list(self._aclients.items()):
+                if other.loop.is_closed():
                     del self._aclients[key]
-            self._aclients[id(loop)] = (loop, client, guard, ready)
+            self._aclients[id(loop)] = _AsyncEntry(loop, client, guard, ready)
         if ready is not None:
             try:
                 await asyncio.shield(ready)
             except BaseException:
                 # Forget the client so the next call starts afresh (the server may be back).
                 with self._client_lock:
-                    if self._aclients.get(id(loop), (None,))[0] is loop and self._aclients[id(loop)][1] is client:
+                    mine = self._aclients.get(id(loop))
+                    if mine is not None and mine.loop is loop and mine.client is client:
                         del self._aclients[id(loop)]
                 await guard.aclose()
                 raise
@@ -544,8 +586,8 @@ class RedisSessionStore(SessionStore):
         """
         with self._client_lock:
             client, self._client = self._client, None
-            for key, (loop, _, _, _) in list(self._aclients.items()):
-                if loop.is_closed():
+            for key, entry in list(self._aclients.items()):
+                if entry.loop.is_closed():
                     del self._aclients[key]
         if client is not None and client is not self._given_client:
             client.close()
@@ -558,10 +600,10 @@ class RedisSessionStore(SessionStore):
         except RuntimeError:  # pragma: no cover - always called from a coroutine
             loop = None
         with self._client_lock:
-            if loop is not None and (found := self._aclients.get(id(loop))) is not None and found[0] is loop:
+            if loop is not None and (found := self._aclients.get(id(loop))) is not None and found.loop is loop:
                 entry = self._aclients.pop(id(loop))
         if entry is not None:
-            await entry[2].aclose()
+            await entry.guard.aclose()
         self.close()
 
     # ======================================================= server check
@@ -747,6 +789,8 @@ class RedisSessionStore(SessionStore):
 
     # ============================================================ execution
     def _do(self, call: _Call[T]) -> T:
+        if call.script is None and not call.command:
+            return call.parse(None)  # planned without a round trip (`_Call.answer`)
         never: dict[str, Any] = {_NEVER_DECODE: []}
         try:
             client = self._sync()
@@ -764,6 +808,8 @@ class RedisSessionStore(SessionStore):
         return call.parse(raw)
 
     async def _ado(self, call: _Call[T]) -> T:
+        if call.script is None and not call.command:
+            return call.parse(None)  # planned without a round trip (`_Call.answer`)
         never: dict[str, Any] = {_NEVER_DECODE: []}
         try:
             client = await self._async()
@@ -826,6 +872,8 @@ class RedisSessionStore(SessionStore):
         return _Call(sid, (self._base(sid) + "h",), tuple(args), int, _S_APPEND)
 
     def _plan_read_events(self, sid: str, start: int, end: int | None) -> _Call[list[EventRow]]:
+        if end is not None and end <= max(start, 0):
+            return _Call.answer(sid, [])
         key = self._base(sid) + "e"
         if start >= 0:
             stop = -1 if end is None else end - 1
@@ -870,6 +918,8 @@ class RedisSessionStore(SessionStore):
     def _plan_list_records(
         self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
     ) -> _Call[list[tuple[str, bytes]]]:
+        if limit == 0:
+            return _Call.answer(sid, [])
         base = self._base(sid)
         low = b"[" + prefix.encode() if prefix else b"-"
         # Exclusive upper bound: the smaller of "past every key with this prefix" and `before`.
@@ -881,6 +931,8 @@ class RedisSessionStore(SessionStore):
         return _Call(sid, (f"{base}r:{kind}", f"{base}z:{kind}"), args, self._pairs, _S_LIST_RECORDS)
 
     def _plan_delete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> _Call[None]:
+        if keys is not None and not keys:
+            return _Call.answer(sid, None)
         base = self._base(sid)
         call_keys = (base + "k", f"{base}r:{kind}", f"{base}z:{kind}")
         args = (kind, "all") if keys is None else (kind, "keys", *keys)
@@ -906,50 +958,32 @@ class RedisSessionStore(SessionStore):
 
         return _Call(sid, keys, (), parse, _S_READ_SESSION)
 
-    # ======================================================= sync primitives
-    def _read_header(self, sid: str) -> str | None:
-        return self._do(self._plan_read_header(sid))
-
-    def _write_header(self, sid: str, header: str) -> None:
-        self._do(self._plan_write_header(sid, header))
-
-    def _append(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> int:
-        return self._do(self._plan_append(sid, items, header_if_new))
-
-    def _read_events(self, sid: str, start: int, end: int | None) -> list[EventRow]:
-        if end is not None and end <= max(start, 0):
-            return []
-        return self._do(self._plan_read_events(sid, start, end))
-
-    def _count_events(self, sid: str) -> int:
-        return self._do(self._plan_count_events(sid))
-
-    def _replace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
-        self._do(self._plan_replace_events(sid, items, header_if_new))
-
-    def _delete(self, sid: str) -> bool:
-        return self._do(self._plan_delete(sid))
-
-    def _put_records(self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None) -> None:
-        self._do(self._plan_put_records(sid, kind, items, header_if_new))
-
-    def _get_record(self, sid: str, kind: str, key: str) -> bytes | None:
-        return self._do(self._plan_get_record(sid, kind, key))
-
-    def _list_records(
-        self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
-    ) -> list[tuple[str, bytes]]:
-        if limit == 0:
-            return []
-        return self._do(self._plan_list_records(sid, kind, prefix, before, limit, reverse))
-
-    def _delete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> None:
-        if keys is not None and not keys:
-            return
-        self._do(self._plan_delete_records(sid, kind, keys))
-
-    def _read_session(self, sid: str) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
-        return self._do(self._plan_read_session(sid))
+    # ============================================================= primitives
+    # Each primitive runs its plan's one call: `_do` for the sync form, `_ado` for the async one.
+    _read_header = _sync_primitive(_plan_read_header)
+    _write_header = _sync_primitive(_plan_write_header)
+    _append = _sync_primitive(_plan_append)
+    _read_events = _sync_primitive(_plan_read_events)
+    _count_events = _sync_primitive(_plan_count_events)
+    _replace_events = _sync_primitive(_plan_replace_events)
+    _delete = _sync_primitive(_plan_delete)
+    _put_records = _sync_primitive(_plan_put_records)
+    _get_record = _sync_primitive(_plan_get_record)
+    _list_records = _sync_primitive(_plan_list_records)
+    _delete_records = _sync_primitive(_plan_delete_records)
+    _read_session = _sync_primitive(_plan_read_session)
+    _aread_header = _async_primitive(_plan_read_header)
+    _awrite_header = _async_primitive(_plan_write_header)
+    _aappend = _async_primitive(_plan_append)
+    _aread_events = _async_primitive(_plan_read_events)
+    _acount_events = _async_primitive(_plan_count_events)
+    _areplace_events = _async_primitive(_plan_replace_events)
+    _adelete = _async_primitive(_plan_delete)
+    _aput_records = _async_primitive(_plan_put_records)
+    _aget_record = _async_primitive(_plan_get_record)
+    _alist_records = _async_primitive(_plan_list_records)
+    _adelete_records = _async_primitive(_plan_delete_records)
+    _aread_session = _async_primitive(_plan_read_session)
 
     def _scan_pattern(self, prefix: str) -> str:
         # quote_id keeps prefixes and yields no glob character: an id prefix such as "*"
@@ -975,53 +1009,6 @@ class RedisSessionStore(SessionStore):
         client = self._sync()
         keys = {_text(k) for k in client.scan_iter(match=self._scan_pattern(prefix), count=1000)}
         return self._scan_ids(keys)
-
-    # ====================================================== async primitives
-    async def _aread_header(self, sid: str) -> str | None:
-        return await self._ado(self._plan_read_header(sid))
-
-    async def _awrite_header(self, sid: str, header: str) -> None:
-        await self._ado(self._plan_write_header(sid, header))
-
-    async def _aappend(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> int:
-        return await self._ado(self._plan_append(sid, items, header_if_new))
-
-    async def _aread_events(self, sid: str, start: int, end: int | None) -> list[EventRow]:
-        if end is not None and end <= max(start, 0):
-            return []
-        return await self._ado(self._plan_read_events(sid, start, end))
-
-    async def _acount_events(self, sid: str) -> int:
-        return await self._ado(self._plan_count_events(sid))
-
-    async def _areplace_events(self, sid: str, items: Sequence[tuple[str, str]], header_if_new: str) -> None:
-        await self._ado(self._plan_replace_events(sid, items, header_if_new))
-
-    async def _adelete(self, sid: str) -> bool:
-        return await self._ado(self._plan_delete(sid))
-
-    async def _aput_records(
-        self, sid: str, kind: str, items: Sequence[tuple[str, bytes]], header_if_new: str | None
-    ) -> None:
-        await self._ado(self._plan_put_records(sid, kind, items, header_if_new))
-
-    async def _aget_record(self, sid: str, kind: str, key: str) -> bytes | None:
-        return await self._ado(self._plan_get_record(sid, kind, key))
-
-    async def _alist_records(
-        self, sid: str, kind: str, prefix: str, before: str | None, limit: int | None, reverse: bool
-    ) -> list[tuple[str, bytes]]:
-        if limit == 0:
-            return []
-        return await self._ado(self._plan_list_records(sid, kind, prefix, before, limit, reverse))
-
-    async def _adelete_records(self, sid: str, kind: str, keys: Sequence[str] | None) -> None:
-        if keys is not None and not keys:
-            return
-        await self._ado(self._plan_delete_records(sid, kind, keys))
-
-    async def _aread_session(self, sid: str) -> tuple[str | None, list[EventRow], list[tuple[str, bytes]], list[str]]:
-        return await self._ado(self._plan_read_session(sid))
 
     async def _ascan(self, prefix: str) -> list[str]:
         client = await self._async()
