@@ -35,16 +35,6 @@ TRANSITIONAL = {
     # prompts.py and infinite_conversation.py import it from messages (issue 12, M4).
     ("a2a_session_manager.tokens", "a2a_session_manager.messages"),
 }
-# Other issue-12 items still under way when this test was written; delete each entry when its
-# change lands (nothing else may be added here).
-PENDING_LOOPS = [
-    # M5: each backend's factory moves beside its class; providers stop importing storage/__init__.
-    {
-        "a2a_session_manager.storage",
-        "a2a_session_manager.storage.providers.file",
-        "a2a_session_manager.storage.providers.redis",
-    },
-]
 
 
 def module_name(path: Path) -> str:
@@ -107,7 +97,7 @@ def test_core_modules_form_no_cycle() -> None:
             graph[src].add(dst)
     loops = [sorted(c) for c in _strongly_connected(graph) if len(c) > 1]
     loops = [c for c in loops if not all(m.startswith(LOOP_PACKAGES) for m in c)]
-    assert [c for c in loops if set(c) not in PENDING_LOOPS] == []
+    assert loops == []
 
 
 def test_core_imports_no_adapter_and_names_only_public_export_functions() -> None:

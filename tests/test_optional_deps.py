@@ -55,6 +55,21 @@ def test_importing_the_core_imports_no_optional_package() -> None:
     assert out == "[]"
 
 
+def test_importing_the_package_loads_no_backend_until_its_factory_is_used() -> None:
+    out = _run(
+        """
+        import sys
+        import a2a_session_manager
+        backends = ("file", "sqlite", "redis")
+        loaded = lambda: [b for b in backends if f"a2a_session_manager.storage.providers.{b}" in sys.modules]
+        before = (loaded(), "sqlite3" in sys.modules)
+        a2a_session_manager.create_sqlite_session_store
+        print(before, loaded())
+        """
+    )
+    assert out == "([], False) ['sqlite']"
+
+
 def test_the_core_works_with_every_extra_missing() -> None:
     out = _run(
         f"""

@@ -191,7 +191,7 @@ class Backend:
 
     _async_inline: ClassVar[bool] = False
     _async_native: ClassVar[bool] = False
-    _driver_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
+    _driver_errors: tuple[type[BaseException], ...] = (OSError,)
 
     def __init__(self, fail: BaseException | None = None) -> None:
         self.fail = fail

@@ -51,7 +51,7 @@ class SessionStore(ABC):
     """Run operations inline in the async twins (only for stores that never block)."""
     _async_native: ClassVar[bool] = False
     """The backend implements ``_a<primitive>`` coroutines (Redis)."""
-    _driver_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
+    _driver_errors: tuple[type[BaseException], ...] = (OSError,)
     """Exceptions of the backend's driver that ``_translate_errors`` wraps."""
 
     def __init__(self, *, expiration_seconds: int | None = None) -> None:

@@ -359,7 +359,7 @@ class Backend(Protocol):
     """Run operations inline in the async twins (only for stores that never block)."""
     _async_native: ClassVar[bool]
     """The store implements ``_a<primitive>`` coroutines."""
-    _driver_errors: ClassVar[tuple[type[BaseException], ...]]
+    _driver_errors: tuple[type[BaseException], ...]
     """The driver's exceptions that become typed errors."""
 
     def _wrap_error(self, exc: BaseException, sid: str | None) -> SessionManagerError:

@@ -69,7 +69,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from a2a_session_manager.exceptions import (
     SessionManagerError,
@@ -178,7 +178,7 @@ class FileSessionStore(SessionStore):
         StorageError: The directory cannot be created.
     """
 
-    _driver_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
+    _driver_errors: tuple[type[BaseException], ...] = (OSError,)
 
     def __init__(
         self,

@@ -377,7 +377,7 @@ class RedisSessionStore(SessionStore):
         redis = require("redis", extra="redis", feature="RedisSessionStore")
         # RedisClusterException (e.g. no node reachable) does not derive from RedisError.
         errors = redis.exceptions
-        RedisSessionStore._driver_errors = (errors.RedisError, errors.RedisClusterException, OSError)
+        self._driver_errors = (errors.RedisError, errors.RedisClusterException, OSError)
         super().__init__(expiration_seconds=expiration_seconds)
         self.key_prefix = check_key_prefix(key_prefix)
         if not isinstance(socket_timeout, (int, float)) or isinstance(socket_timeout, bool) or socket_timeout <= 0:

@@ -29,7 +29,6 @@ import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import ClassVar
 
 from a2a_session_manager.exceptions import (
     CorruptSessionError,
@@ -223,7 +222,7 @@ class SQLiteSessionStore(SessionStore):
         StorageError: The file cannot be opened or was written by a newer schema.
     """
 
-    _driver_errors: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error, OSError)
+    _driver_errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
 
     def __init__(
         self,
