@@ -11,8 +11,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 ROOTS = {
     "a2a_session_manager": ROOT / "core" / "a2a_session_manager",
@@ -29,12 +27,6 @@ FLOORS = {
 }
 # Loops allowed inside one package: a model's _repr_html_ imports models._html lazily.
 LOOP_PACKAGES = ("a2a_session_manager.models",)
-# Transitional edges (each names what removes it); the list only shrinks.
-TRANSITIONAL = {
-    # tokens.__getattr__ keeps `from tokens import event_token_count` working until
-    # prompts.py and infinite_conversation.py import it from messages (issue 12, M4).
-    ("a2a_session_manager.tokens", "a2a_session_manager.messages"),
-}
 
 
 def module_name(path: Path) -> str:
@@ -83,9 +75,7 @@ def test_every_core_module_has_a_floor() -> None:
 
 def test_core_imports_point_to_the_same_or_a_lower_floor() -> None:
     upward = sorted(
-        f"{src}:{line} imports {dst}"
-        for src, dst, line in EDGES
-        if dst in CORE and floor(dst) > floor(src) and (src, dst) not in TRANSITIONAL
+        f"{src}:{line} imports {dst}" for src, dst, line in EDGES if dst in CORE and floor(dst) > floor(src)
     )
     assert upward == []
 
@@ -93,7 +83,7 @@ def test_core_imports_point_to_the_same_or_a_lower_floor() -> None:
 def test_core_modules_form_no_cycle() -> None:
     graph: dict[str, set[str]] = {m: set() for m in CORE}
     for src, dst, _ in EDGES:
-        if dst in CORE and (src, dst) not in TRANSITIONAL:
+        if dst in CORE:
             graph[src].add(dst)
     loops = [sorted(c) for c in _strongly_connected(graph) if len(c) > 1]
     loops = [c for c in loops if not all(m.startswith(LOOP_PACKAGES) for m in c)]
@@ -141,9 +131,3 @@ def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
         if node not in index:
             visit(node)
     return out
-
-
-@pytest.mark.parametrize("edge", sorted(TRANSITIONAL))
-def test_transitional_edges_still_exist(edge: tuple[str, str]) -> None:
-    # A transitional edge that is gone must leave the list, so the list only shrinks.
-    assert edge in {(s, d) for s, d, _ in EDGES}

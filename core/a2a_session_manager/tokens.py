@@ -522,14 +522,3 @@ def count_messages_tokens(messages: Iterable[Mapping[str, Any]], model: str | No
     """
     count = _text_counter(model)
     return REPLY_PRIMER_TOKENS + sum(_message_tokens(message, count) for message in messages)
-
-
-def __getattr__(name: str) -> Any:
-    # Transitional (issue 12, M4): ``event_token_count`` moved to ``messages``, which renders
-    # the event it counts. This keeps old imports working until the last callers move;
-    # the layer test allows exactly this one lazy import and must drop it with this hook.
-    if name == "event_token_count":
-        from a2a_session_manager.messages import event_token_count
-
-        return event_token_count
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,7 +46,7 @@ are dropped first and the kept history is contiguous; system messages later in t
 session are kept when the walk reaches them, like any other turn.
 
 **Speed.** Each event's token count is computed once and cached on the event
-(``tokens.event_token_count``). A budgeted walk looks only at the turns it keeps (plus
+(``messages.event_token_count``). A budgeted walk looks only at the turns it keeps (plus
 one), so building a 4,000-token prompt costs the same for a 1,000- or a 100,000-event
 session; only ``TASK_FOCUSED`` (which scores every earlier turn) reads the whole history.
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from enum import Enum
 
 from a2a_session_manager.exceptions import PromptBudgetError
-from a2a_session_manager.messages import event_role, event_text
+from a2a_session_manager.messages import event_role, event_text, event_token_count
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.prompts._units import Message, _iter_units, _Unit
-from a2a_session_manager.tokens import REPLY_PRIMER_TOKENS, count_message_tokens, event_token_count
+from a2a_session_manager.tokens import REPLY_PRIMER_TOKENS, count_message_tokens
 
 
 class PromptStrategy(str, Enum):

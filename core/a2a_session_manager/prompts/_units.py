@@ -13,9 +13,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from a2a_session_manager.messages import compact_json, event_role, event_text, event_to_openai, event_tool_calls
+from a2a_session_manager.messages import (
+    compact_json,
+    event_role,
+    event_text,
+    event_to_openai,
+    event_token_count,
+    event_tool_calls,
+)
 from a2a_session_manager.models.session_event import SessionEvent
-from a2a_session_manager.tokens import count_message_tokens, event_token_count
+from a2a_session_manager.tokens import count_message_tokens
 
 Message = dict[str, Any]
 
