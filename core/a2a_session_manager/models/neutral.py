@@ -33,14 +33,17 @@ Content is a str or a list of content parts:
 Images and files refer to their data by URL or data URL; token rules for them are
 documented in ``tokens`` (per part, never per byte).
 
-Readers: ``event_role``, ``event_text``, ``event_tool_calls``, ``content_text``,
-``part_placeholder``; names: ``ROLE_BY_SOURCE``, ``SOURCE_BY_ROLE``, ``ROLE_ALIASES``,
-``tool_event_id``, ``UNKNOWN_PART``, ``unknown_part``, ``compact_json``.
+Readers: ``view`` (an event parsed once into a typed ``Turn``, cached on the event)
+and the thin reads of it, ``event_role``, ``event_text``, ``event_tool_calls``; for
+content, ``content_text`` and ``part_placeholder``. Names: ``ROLE_BY_SOURCE``,
+``SOURCE_BY_ROLE``, ``ROLE_ALIASES``, ``tool_event_id``, ``UNKNOWN_PART``,
+``unknown_part``, ``compact_json``.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from a2a_session_manager._parts import PLACEHOLDERS, UNKNOWN_PART, compact_json, part_placeholder, unknown_part
@@ -53,6 +56,8 @@ __all__ = [
     "ROLE_BY_SOURCE",
     "SOURCE_BY_ROLE",
     "UNKNOWN_PART",
+    "ToolCall",
+    "Turn",
     "compact_json",
     "content_text",
     "event_role",
@@ -61,6 +66,7 @@ __all__ = [
     "part_placeholder",
     "tool_event_id",
     "unknown_part",
+    "view",
 ]
 
 ROLE_BY_SOURCE: dict[EventSource, str] = {
@@ -95,27 +101,6 @@ def tool_event_id(tool_call_id: str) -> str:
     return f"tool:{tool_call_id}"
 
 
-def event_role(event: SessionEvent) -> str | None:
-    """Chat role of an event, or None when it is not part of a conversation.
-
-    MESSAGE: the dict's ``role`` or the source's role; TOOL_CALL: ``tool``; SUMMARY and
-    CONTEXT_BRIDGE: ``system``; REFERENCE: None.
-
-    Args:
-        event: The event.
-    """
-    if event.type == EventType.MESSAGE:
-        if isinstance(event.message, dict) and isinstance(event.message.get("role"), str):
-            role = event.message["role"]
-            return ROLE_ALIASES.get(role, role)
-        return ROLE_BY_SOURCE.get(event.source, "assistant")
-    if event.type == EventType.TOOL_CALL:
-        return "tool"
-    if event.type in (EventType.SUMMARY, EventType.CONTEXT_BRIDGE):
-        return "system"
-    return None
-
-
 def content_text(content: Any) -> str:
     """Plain text of a content value (a str, or a list of content parts).
 
@@ -145,37 +130,159 @@ def content_text(content: Any) -> str:
     return compact_json(content)
 
 
-def event_text(event: SessionEvent) -> str:
-    """Plain text of an event's message (content of a dict message, result of a tool call).
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call an assistant turn asked for, in the neutral form."""
 
-    Args:
-        event: The event.
+    id: str
+    """The call's id (``""`` when the writer gave none)."""
+    name: str
+    """The tool's name (``""`` when missing)."""
+    arguments: Any
+    """The arguments: a dict for every well-formed call (OpenAI's JSON string is parsed;
+    unparsable text is kept as ``{"__raw__": text}``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What one event means in the neutral format, parsed once (see ``view``).
+
+    Every field is derived from the event's ``type``, ``source`` and ``message``; a
+    reader picks the fields it needs instead of re-dispatching on ``message``.
     """
-    msg = event.message
-    if event.type == EventType.TOOL_CALL and isinstance(msg, dict):
-        if "error" in msg and msg.get("error") is not None:
-            return f"Error: {msg['error']}"
-        result = msg.get("result")
-        return result if isinstance(result, str) else compact_json(result)
-    if isinstance(msg, dict) and "content" in msg:
-        return content_text(msg.get("content"))
-    return content_text(msg)
+
+    kind: EventType
+    """The event's type."""
+    role: str | None
+    """Chat role: MESSAGE: the dict's ``role`` (aliases mapped) or the source's role;
+    TOOL_CALL: ``tool``; SUMMARY and CONTEXT_BRIDGE: ``system``; REFERENCE: None."""
+    text: str
+    """Plain text: a dict message's ``content`` (non-text parts as placeholders), a tool
+    call's result (``Error: ...`` for an error), else the message as text or JSON."""
+    content: str | list[Any] | None
+    """MESSAGE: the content as given when it is a str, a list of parts or None (a bare
+    message counts as its own content), else its text; other kinds: ``text``."""
+    is_structured: bool = False
+    """The message is a dict (the neutral form), not 0.1.3's bare value."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """MESSAGE: the tool calls the turn asked for (OpenAI's own shape accepted too)."""
+    tool_call_id: str | None = None
+    """The tool call a TOOL_CALL event (or a ``tool`` MESSAGE) answers, None when absent."""
+    name: str | None = None
+    """MESSAGE: the speaker's name; TOOL_CALL: the tool's name (``name``, else 0.1.3's
+    ``tool_name`` / ``tool``); None when absent."""
+    is_error: bool = False
+    """TOOL_CALL: the tool failed (the message has an ``error``)."""
+    result: Any = None
+    """TOOL_CALL: what the tool returned, as stored (None for an error)."""
+    arguments: Any = None
+    """TOOL_CALL: the arguments the tool ran with, as stored (``{}`` when missing)."""
+    duration_ms: float | None = None
+    """TOOL_CALL: how long the call took, when recorded."""
 
 
-def event_tool_calls(event: SessionEvent) -> list[dict[str, Any]]:
-    """Tool calls an assistant MESSAGE event asked for, in the neutral form.
+class _Cached:
+    """The view cached on an event, with the identities it was computed from.
+
+    It compares equal to any other cache and to no cache at all, so that viewing an
+    event never changes whether it equals another (pydantic compares private attributes).
+    """
+
+    __slots__ = ("message", "source", "turn", "type")
+
+    def __init__(self, message: Any, type: EventType, source: EventSource, turn: Turn) -> None:
+        self.message = message
+        self.type = type
+        self.source = source
+        self.turn = turn
+
+    def __eq__(self, other: object) -> bool:
+        return other is None or isinstance(other, _Cached)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-by-identity cache: never a dict key
+
+
+def view(event: SessionEvent) -> Turn:
+    """The event parsed into a ``Turn``, computed once and cached on the event.
+
+    The cache is private and never stored. It is recomputed when ``message``, ``type``
+    or ``source`` is reassigned, but not when the message dict is mutated in place:
+    treat a read event as immutable (or assign a new message), as for
+    ``messages.event_token_count``.
 
     Args:
         event: The event.
 
     Returns:
-        ``[{"id", "name", "arguments": dict}]`` (empty when none).
+        The event's ``Turn``.
     """
-    msg = event.message
-    if event.type != EventType.MESSAGE or not isinstance(msg, dict):
-        return []
-    calls = msg.get("tool_calls") or []
-    out: list[dict[str, Any]] = []
+    cached: _Cached | None = event._view
+    message, kind, source = event.message, event.type, event.source
+    if cached is not None and cached.message is message and cached.type is kind and cached.source is source:
+        return cached.turn
+    turn = _parse(message, kind, source)
+    event._view = _Cached(message, kind, source, turn)
+    return turn
+
+
+def _text(message: Any, kind: EventType) -> str:
+    if kind == EventType.TOOL_CALL and isinstance(message, dict):
+        if message.get("error") is not None:
+            return f"Error: {message['error']}"
+        result = message.get("result")
+        return result if isinstance(result, str) else compact_json(result)
+    if isinstance(message, dict) and "content" in message:
+        return content_text(message.get("content"))
+    return content_text(message)
+
+
+def _parse(message: Any, kind: EventType, source: EventSource) -> Turn:
+    text = _text(message, kind)
+    if kind == EventType.MESSAGE:
+        if not isinstance(message, dict):
+            bare = message if message is None or isinstance(message, (str, list)) else text
+            return Turn(kind, ROLE_BY_SOURCE.get(source, "assistant"), text, bare)
+        role = message.get("role")
+        content = message.get("content")
+        name = message.get("name")
+        call_id = message.get("tool_call_id")
+        return Turn(
+            kind,
+            ROLE_ALIASES.get(role, role) if isinstance(role, str) else ROLE_BY_SOURCE.get(source, "assistant"),
+            text,
+            content if content is None or isinstance(content, (str, list)) else content_text(content),
+            is_structured=True,
+            tool_calls=_tool_calls(message.get("tool_calls")),
+            tool_call_id=str(call_id) if call_id else None,
+            name=str(name) if name else None,
+        )
+    if kind == EventType.TOOL_CALL:
+        if not isinstance(message, dict):
+            return Turn(kind, "tool", text, text)
+        call_id = message.get("tool_call_id")
+        name = message.get("name") or message.get("tool_name") or message.get("tool")
+        took = message.get("duration_ms")
+        return Turn(
+            kind,
+            "tool",
+            text,
+            text,
+            is_structured=True,
+            tool_call_id=str(call_id) if call_id else None,
+            name=str(name) if name else None,
+            is_error=message.get("error") is not None,
+            result=message.get("result"),
+            arguments=message.get("arguments", {}),
+            duration_ms=float(took) if isinstance(took, (int, float)) else None,
+        )
+    role = "system" if kind in (EventType.SUMMARY, EventType.CONTEXT_BRIDGE) else None
+    return Turn(kind, role, text, text, is_structured=isinstance(message, dict))
+
+
+def _tool_calls(calls: Any) -> tuple[ToolCall, ...]:
+    if not calls:
+        return ()
+    out: list[ToolCall] = []
     for call in calls:
         if not isinstance(call, dict):
             continue
@@ -187,13 +294,49 @@ def event_tool_calls(event: SessionEvent) -> list[dict[str, Any]]:
                     args = json.loads(args) if args.strip() else {}
                 except ValueError:
                     args = {"__raw__": args}
-            out.append({"id": str(call.get("id") or ""), "name": str(fn.get("name") or ""), "arguments": args or {}})
+            out.append(ToolCall(str(call.get("id") or ""), str(fn.get("name") or ""), args or {}))
         else:
+            args = call.get("arguments")
             out.append(
-                {
-                    "id": str(call.get("id") or ""),
-                    "name": str(call.get("name") or ""),
-                    "arguments": call.get("arguments") if isinstance(call.get("arguments"), dict) else {},
-                }
+                ToolCall(str(call.get("id") or ""), str(call.get("name") or ""), args if isinstance(args, dict) else {})
             )
-    return out
+    return tuple(out)
+
+
+def event_role(event: SessionEvent) -> str | None:
+    """Chat role of an event, or None when it is not part of a conversation.
+
+    MESSAGE: the dict's ``role`` or the source's role; TOOL_CALL: ``tool``; SUMMARY and
+    CONTEXT_BRIDGE: ``system``; REFERENCE: None (``view(event).role``).
+
+    Args:
+        event: The event.
+
+    Returns:
+        The role, or None.
+    """
+    return view(event).role
+
+
+def event_text(event: SessionEvent) -> str:
+    """Plain text of an event's message (content of a dict message, result of a tool call).
+
+    Args:
+        event: The event.
+
+    Returns:
+        ``view(event).text``.
+    """
+    return view(event).text
+
+
+def event_tool_calls(event: SessionEvent) -> list[dict[str, Any]]:
+    """Tool calls an assistant MESSAGE event asked for, in the neutral form.
+
+    Args:
+        event: The event.
+
+    Returns:
+        ``[{"id", "name", "arguments": dict}]`` (empty when none); new dicts on every call.
+    """
+    return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in view(event).tool_calls]

@@ -42,6 +42,8 @@ class SessionEvent(BaseModel):
 
     # Per-encoding prompt-token counts (see ``messages.event_token_count``); never serialized.
     _token_counts: dict[str, tuple[Any, Any, Any, int]] | None = PrivateAttr(default=None)
+    # The neutral form parsed once (see ``models.neutral.view``); never serialized.
+    _view: Any = PrivateAttr(default=None)
 
     @classmethod
     def create_with_tokens(
