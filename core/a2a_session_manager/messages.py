@@ -37,6 +37,7 @@ from a2a_session_manager.models.neutral import (
     part_placeholder,
     tool_event_id,
     unknown_part,
+    view,
 )
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.token_usage import TokenUsage
@@ -82,13 +83,6 @@ def _model_parts(content: list[Any]) -> list[Any]:
     return out
 
 
-def _tool_call_content(msg: dict[str, Any]) -> str:
-    if msg.get("error") is not None:
-        return f"Error: {msg['error']}"
-    result = msg.get("result")
-    return result if isinstance(result, str) else compact_json(result)
-
-
 def event_to_openai(event: SessionEvent) -> dict[str, Any] | None:
     """Render one event as an OpenAI-style chat message, or None when it is not one.
 
@@ -102,49 +96,44 @@ def event_to_openai(event: SessionEvent) -> dict[str, Any] | None:
         ``{"role", "content", ...}``; an assistant turn that called tools carries
         ``tool_calls`` in OpenAI's shape (``content`` may then be None).
     """
-    role = event_role(event)
+    turn = view(event)
+    role = turn.role
     if role is None:
         return None
-    msg = event.message
-    if event.type == EventType.TOOL_CALL:
-        if not isinstance(msg, dict) or not msg.get("tool_call_id"):
+    kind = turn.kind
+    if kind == EventType.TOOL_CALL:
+        if turn.tool_call_id is None:
             return None
-        return {"role": "tool", "tool_call_id": str(msg["tool_call_id"]), "content": _tool_call_content(msg)}
-    if event.type in (EventType.SUMMARY, EventType.CONTEXT_BRIDGE):
-        return {"role": "system", "content": event_text(event)}
+        return {"role": "tool", "tool_call_id": turn.tool_call_id, "content": turn.text}
+    if kind != EventType.MESSAGE:  # SUMMARY, CONTEXT_BRIDGE
+        return {"role": "system", "content": turn.text}
     out: dict[str, Any] = {"role": role}
-    if isinstance(msg, dict):
-        content = msg.get("content")
-        if role == "tool":
-            out["tool_call_id"] = str(msg.get("tool_call_id") or "")
-            out["content"] = content_text(content)
-            return out
-        if isinstance(content, list):
-            # Unknown parts are data for readers, not input a model accepts (module docstring).
-            has_unknown = any(isinstance(p, dict) and p.get("type") == UNKNOWN_PART for p in content)
-            out["content"] = _model_parts(content) if has_unknown else content
-        elif isinstance(content, str) or content is None:
-            out["content"] = content
-        else:
-            out["content"] = content_text(content)
-        if msg.get("name") and role in ("user", "assistant", "system"):
-            out["name"] = str(msg["name"])
-        calls = event_tool_calls(event) if role == "assistant" else []
-        if calls:
-            out["tool_calls"] = [
-                {
-                    "id": c["id"],
-                    "type": "function",
-                    "function": {"name": c["name"], "arguments": compact_json(c["arguments"])},
-                }
-                for c in calls
-            ]
-            if out["content"] in ("", []):
-                out["content"] = None
-        elif out["content"] is None:
-            out["content"] = ""
+    if not turn.is_structured:
+        out["content"] = turn.text
         return out
-    out["content"] = content_text(msg)
+    content = turn.content
+    if role == "tool":
+        out["tool_call_id"] = turn.tool_call_id or ""
+        out["content"] = content_text(content)
+        return out
+    if isinstance(content, list):
+        # Unknown parts are data for readers, not input a model accepts (module docstring).
+        has_unknown = any(isinstance(p, dict) and p.get("type") == UNKNOWN_PART for p in content)
+        out["content"] = _model_parts(content) if has_unknown else content
+    else:
+        out["content"] = content
+    if turn.name and role in ("user", "assistant", "system"):
+        out["name"] = turn.name
+    calls = turn.tool_calls if role == "assistant" else ()
+    if calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": compact_json(c.arguments)}}
+            for c in calls
+        ]
+        if out["content"] in ("", []):
+            out["content"] = None
+    elif out["content"] is None:
+        out["content"] = ""
     return out
 
 
