@@ -151,6 +151,11 @@ def test_unknown_part_kinds_and_plain_strings_in_content_read_as_text() -> None:
     assert turn.text == 'bare\n{"type":"mystery","x":1}\nuntyped'
 
 
+def test_view_works_on_an_event_built_without_validation() -> None:
+    event = SessionEvent.model_construct(message={"role": "user", "content": "x"})
+    assert view(event).text == "x"
+
+
 def test_view_is_computed_once_and_cached() -> None:
     event = SessionEvent(message="hi")
     assert view(event) is view(event)

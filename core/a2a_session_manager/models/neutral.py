@@ -43,8 +43,7 @@ content, ``content_text`` and ``part_placeholder``. Names: ``ROLE_BY_SOURCE``,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from a2a_session_manager._parts import PLACEHOLDERS, UNKNOWN_PART, compact_json, part_placeholder, unknown_part
 from a2a_session_manager.models.event_source import EventSource
@@ -130,8 +129,7 @@ def content_text(content: Any) -> str:
     return compact_json(content)
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
+class ToolCall(NamedTuple):
     """One tool call an assistant turn asked for, in the neutral form."""
 
     id: str
@@ -143,12 +141,13 @@ class ToolCall:
     unparsable text is kept as ``{"__raw__": text}``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Turn:
+class Turn(NamedTuple):
     """What one event means in the neutral format, parsed once (see ``view``).
 
     Every field is derived from the event's ``type``, ``source`` and ``message``; a
-    reader picks the fields it needs instead of re-dispatching on ``message``.
+    reader picks the fields it needs instead of re-dispatching on ``message``. It is
+    an immutable named tuple rather than a frozen dataclass because a frozen
+    dataclass takes three times as long to build, and every event read builds one.
     """
 
     kind: EventType
@@ -216,67 +215,89 @@ def view(event: SessionEvent) -> Turn:
     Returns:
         The event's ``Turn``.
     """
-    cached: _Cached | None = event._view
+    # The private dict directly: pydantic's attribute hooks for private names cost more
+    # than the whole parse of a short message (SessionEvent._view is declared for this).
+    private = event.__pydantic_private__
+    cached: _Cached | None = private.get("_view") if private is not None else None
     message, kind, source = event.message, event.type, event.source
     if cached is not None and cached.message is message and cached.type is kind and cached.source is source:
         return cached.turn
     turn = _parse(message, kind, source)
-    event._view = _Cached(message, kind, source, turn)
+    if private is not None:
+        private["_view"] = _Cached(message, kind, source, turn)
     return turn
 
 
-def _text(message: Any, kind: EventType) -> str:
-    if kind == EventType.TOOL_CALL and isinstance(message, dict):
-        if message.get("error") is not None:
-            return f"Error: {message['error']}"
-        result = message.get("result")
-        return result if isinstance(result, str) else compact_json(result)
+def _text(message: Any) -> str:
+    """``Turn.text`` of any message but a TOOL_CALL event's dict."""
     if isinstance(message, dict) and "content" in message:
-        return content_text(message.get("content"))
+        return content_text(message["content"])
     return content_text(message)
 
 
+# Turns are built positionally: this runs once per event read, and keywords cost more.
 def _parse(message: Any, kind: EventType, source: EventSource) -> Turn:
-    text = _text(message, kind)
+    is_dict = isinstance(message, dict)
     if kind == EventType.MESSAGE:
-        if not isinstance(message, dict):
+        if not is_dict:
+            text = content_text(message)
             bare = message if message is None or isinstance(message, (str, list)) else text
             return Turn(kind, ROLE_BY_SOURCE.get(source, "assistant"), text, bare)
-        role = message.get("role")
-        content = message.get("content")
-        name = message.get("name")
-        call_id = message.get("tool_call_id")
+        get = message.get
+        role = get("role")
+        content = get("content")
+        if isinstance(content, str):
+            text = content
+        else:
+            text = _text(message)
+            if content is not None and not isinstance(content, list):
+                content = text  # any other JSON value: its text (``content_text``)
+        calls = get("tool_calls")
+        call_id = get("tool_call_id")
+        name = get("name")
         return Turn(
             kind,
             ROLE_ALIASES.get(role, role) if isinstance(role, str) else ROLE_BY_SOURCE.get(source, "assistant"),
             text,
-            content if content is None or isinstance(content, (str, list)) else content_text(content),
-            is_structured=True,
-            tool_calls=_tool_calls(message.get("tool_calls")),
-            tool_call_id=str(call_id) if call_id else None,
-            name=str(name) if name else None,
+            content,
+            True,
+            _tool_calls(calls) if calls else (),
+            str(call_id) if call_id else None,
+            str(name) if name else None,
         )
     if kind == EventType.TOOL_CALL:
-        if not isinstance(message, dict):
+        if not is_dict:
+            text = content_text(message)
             return Turn(kind, "tool", text, text)
-        call_id = message.get("tool_call_id")
-        name = message.get("name") or message.get("tool_name") or message.get("tool")
-        took = message.get("duration_ms")
+        get = message.get
+        error = get("error")
+        result = get("result")
+        if error is not None:
+            text = f"Error: {error}"
+        elif isinstance(result, str):
+            text = result
+        else:
+            text = compact_json(result)
+        call_id = get("tool_call_id")
+        name = get("name") or get("tool_name") or get("tool")
+        took = get("duration_ms")
         return Turn(
             kind,
             "tool",
             text,
             text,
-            is_structured=True,
-            tool_call_id=str(call_id) if call_id else None,
-            name=str(name) if name else None,
-            is_error=message.get("error") is not None,
-            result=message.get("result"),
-            arguments=message.get("arguments", {}),
-            duration_ms=float(took) if isinstance(took, (int, float)) else None,
+            True,
+            (),
+            str(call_id) if call_id else None,
+            str(name) if name else None,
+            error is not None,
+            result,
+            get("arguments", {}),
+            float(took) if isinstance(took, (int, float)) else None,
         )
+    text = _text(message)
     role = "system" if kind in (EventType.SUMMARY, EventType.CONTEXT_BRIDGE) else None
-    return Turn(kind, role, text, text, is_structured=isinstance(message, dict))
+    return Turn(kind, role, text, text, is_dict)
 
 
 def _tool_calls(calls: Any) -> tuple[ToolCall, ...]:
