@@ -43,8 +43,9 @@ from a2a_session_manager.exceptions import (
     StorageError,
     StoreUnavailableError,
 )
-from a2a_session_manager.messages import event_role, event_text, event_tool_calls, events_to_openai
+from a2a_session_manager.messages import events_to_openai
 from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.neutral import view
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.models.session_run import SessionRun
@@ -250,19 +251,19 @@ def _short(text: str, width: int) -> str:
 
 
 def _event_line(event: SessionEvent, width: int) -> dict[str, Any]:
-    calls = event_tool_calls(event)
+    turn = view(event)
     row: dict[str, Any] = {
         "seq": event.seq,
         "time": event.timestamp.isoformat(timespec="seconds"),
         "type": event.type.value,
-        "role": event_role(event) or event.source.value,
+        "role": turn.role or event.source.value,
         # An LLM call record reads as one line (model, calls, reply), not as its raw JSON.
-        "text": _short(llm_call_summary(event, with_usage=False, width=width) or event_text(event), width),
+        "text": _short(llm_call_summary(event, with_usage=False, width=width) or turn.text, width),
     }
-    if calls:
-        row["tool_calls"] = [f"{c['name']}({json.dumps(c['arguments'], ensure_ascii=False)})" for c in calls]
-    if event.type == EventType.TOOL_CALL and isinstance(event.message, dict):
-        row["tool"] = event.message.get("name") or event.message.get("tool_name") or event.message.get("tool")
+    if turn.tool_calls:
+        row["tool_calls"] = [f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})" for c in turn.tool_calls]
+    if turn.kind == EventType.TOOL_CALL and turn.is_structured:
+        row["tool"] = turn.name
     if event.token_usage is not None:
         row["tokens"] = event.token_usage.total_tokens
         row["token_origin"] = event.token_usage.origin

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2a_session_manager.models._format import format_cost, format_tokens
 from a2a_session_manager.models.event_type import EventType
-from a2a_session_manager.models.neutral import compact_json, event_role, event_text, event_tool_calls
+from a2a_session_manager.models.neutral import compact_json, view
 
 if TYPE_CHECKING:
     from a2a_session_manager.models.session import Session
@@ -165,30 +165,28 @@ def llm_call_summary(event: SessionEvent, *, with_usage: bool = True, width: int
 
 
 def _event_row(event: SessionEvent) -> str:
-    role = event_role(event) or event.source.value
+    turn = view(event)
+    role = turn.role or event.source.value
     line = llm_call_summary(event, with_usage=False)
-    body = f"<pre>{escape(_cut(event_text(event) if line is None else line))}</pre>"
-    calls = event_tool_calls(event)
+    body = f"<pre>{escape(_cut(turn.text if line is None else line))}</pre>"
+    calls = turn.tool_calls
     if calls:
         items = "".join(
-            f"<li><code>{escape(c['name'])}</code> <span class='muted'>{escape(c['id'])}</span>"
-            f"<pre>{escape(_cut(json.dumps(c['arguments'], ensure_ascii=False, indent=1)))}</pre></li>"
+            f"<li><code>{escape(c.name)}</code> <span class='muted'>{escape(c.id)}</span>"
+            f"<pre>{escape(_cut(json.dumps(c.arguments, ensure_ascii=False, indent=1)))}</pre></li>"
             for c in calls
         )
         body += f"<details><summary>{len(calls)} tool call(s)</summary><ul>{items}</ul></details>"
-    if event.type == EventType.TOOL_CALL and isinstance(event.message, dict):
-        msg = event.message
-        name = msg.get("name") or msg.get("tool_name") or msg.get("tool") or "tool"
-        args = json.dumps(msg.get("arguments", {}), ensure_ascii=False, indent=1, default=str)
-        outcome = "error" if msg.get("error") is not None else "result"
-        took = msg.get("duration_ms")
-        timing = f" in {took:.1f} ms" if isinstance(took, (int, float)) else ""
+    if turn.kind == EventType.TOOL_CALL and turn.is_structured:
+        args = json.dumps(turn.arguments, ensure_ascii=False, indent=1, default=str)
+        outcome = "error" if turn.is_error else "result"
+        timing = f" in {turn.duration_ms:.1f} ms" if turn.duration_ms is not None else ""
         body = (
-            f"<details><summary><code>{escape(str(name))}</code> {outcome}{timing}"
+            f"<details><summary><code>{escape(turn.name or 'tool')}</code> {outcome}{timing}"
             f"</summary><pre>{escape(_cut(args))}</pre></details>{body}"
         )
-    speaker = event.message.get("name") if event.type == EventType.MESSAGE and isinstance(event.message, dict) else None
-    who = escape(role) + (f" <span class='muted'>({escape(str(speaker))})</span>" if speaker else "")
+    speaker = turn.name if turn.kind == EventType.MESSAGE else None
+    who = escape(role) + (f" <span class='muted'>({escape(speaker)})</span>" if speaker else "")
     seq = "" if event.seq is None else str(event.seq)
     when = escape(event.timestamp.isoformat(timespec="seconds"), quote=True)
     return (
