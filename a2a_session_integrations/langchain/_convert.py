@@ -41,15 +41,13 @@ from a2a_session_manager.messages import (
     SOURCE_BY_ROLE,
     UNKNOWN_PART,
     AskedCall,
-    event_role,
-    event_text,
-    event_tool_calls,
     make_message_event,
     make_tool_call_event,
     rebuild_from_lines,
     tool_calls_of,
     tool_event_id,
     unknown_part,
+    view,
 )
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
@@ -517,13 +515,6 @@ def _from_stored(data: Any) -> BaseMessage | None:
         return None
 
 
-def _lc_tool_calls(event: SessionEvent) -> list[dict[str, Any]]:
-    return [
-        {"id": c["id"] or None, "name": c["name"], "args": c["arguments"], "type": "tool_call"}
-        for c in event_tool_calls(event)
-    ]
-
-
 def event_to_message(event: SessionEvent) -> BaseMessage | None:
     """Rebuild a LangChain message from an event, or None when it is not a chat message.
 
@@ -542,24 +533,23 @@ def event_to_message(event: SessionEvent) -> BaseMessage | None:
     stored = _from_stored(event.metadata.get(LANGCHAIN_KEY))
     if stored is not None:
         return stored
-    role = event_role(event)
+    turn = view(event)
+    role = turn.role
     if role is None:
         return None
-    msg = event.message
-    if event.type == EventType.TOOL_CALL:
-        if not isinstance(msg, dict) or not msg.get("tool_call_id"):
+    if turn.kind == EventType.TOOL_CALL:
+        if turn.tool_call_id is None:
             return None
-        failed = msg.get("error") is not None
         return ToolMessage(
-            content=event_text(event) if failed else _tool_content(msg.get("result")),
-            tool_call_id=str(msg["tool_call_id"]),
-            name=msg.get("name") or None,
-            status="error" if failed else "success",
+            content=turn.text if turn.is_error else _tool_content(turn.result),
+            tool_call_id=turn.tool_call_id,
+            name=turn.name,
+            status="error" if turn.is_error else "success",
             id=event.id,
         )
-    if event.type != EventType.MESSAGE:
-        return SystemMessage(content=event_text(event), id=event.id)
-    content: Any = msg.get("content") if isinstance(msg, dict) else msg
+    if turn.kind != EventType.MESSAGE:
+        return SystemMessage(content=turn.text, id=event.id)
+    content: Any = turn.content
     if content is None:
         content = ""
     elif isinstance(content, list):
@@ -567,14 +557,14 @@ def event_to_message(event: SessionEvent) -> BaseMessage | None:
         content = [
             p["block"] if isinstance(p, dict) and p.get("type") == UNKNOWN_PART and "block" in p else p for p in content
         ]
-    elif not isinstance(content, (str, list)):
-        content = event_text(event)
-    name = msg.get("name") if isinstance(msg, dict) else None
+    name = turn.name
     usage = _lc_usage(event.token_usage)
     if role == "assistant":
         return AIMessage(
             content=content,
-            tool_calls=_lc_tool_calls(event),
+            tool_calls=[
+                {"id": c.id or None, "name": c.name, "args": c.arguments, "type": "tool_call"} for c in turn.tool_calls
+            ],
             name=name,
             id=event.id,
             usage_metadata=usage,
@@ -582,8 +572,8 @@ def event_to_message(event: SessionEvent) -> BaseMessage | None:
         )
     if role == "system":
         return SystemMessage(content=content, name=name, id=event.id)
-    if role == "tool" and isinstance(msg, dict):
-        return ToolMessage(content=content, tool_call_id=str(msg.get("tool_call_id") or ""), id=event.id)
+    if role == "tool" and turn.is_structured:
+        return ToolMessage(content=content, tool_call_id=turn.tool_call_id or "", id=event.id)
     return HumanMessage(content=content, name=name, id=event.id)
 
 

@@ -46,14 +46,12 @@ from a2a_session_manager._ids import new_id
 from a2a_session_manager.messages import (
     UNKNOWN_PART,
     AskedCall,
-    event_role,
-    event_text,
-    event_tool_calls,
     make_message_event,
     make_tool_call_event,
     part_placeholder,
     rebuild_from_lines,
     tool_calls_of,
+    view,
 )
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.session_event import SessionEvent
@@ -377,40 +375,38 @@ def event_to_message(event: SessionEvent) -> ChatMessage | None:
     stored = _stored(event.metadata.get(LLAMAINDEX_KEY))
     if stored is not None:
         return stored
-    role = event_role(event)
+    turn = view(event)
+    role = turn.role
     if role is None:
         return None
-    msg = event.message
-    if event.type == EventType.TOOL_CALL:
-        if not isinstance(msg, dict) or not msg.get("tool_call_id"):
+    if turn.kind == EventType.TOOL_CALL:
+        if turn.tool_call_id is None:
             return None
-        kwargs: dict[str, Any] = {"tool_call_id": str(msg["tool_call_id"])}
-        if msg.get("error") is not None:
-            blocks = [TextBlock(text=event_text(event))]
+        kwargs: dict[str, Any] = {"tool_call_id": turn.tool_call_id}
+        result = turn.result
+        if not turn.is_error and isinstance(result, (str, list)):
+            blocks = _blocks(result)
         else:
-            result = msg.get("result")
-            blocks = _blocks(result) if isinstance(result, (str, list)) else [TextBlock(text=event_text(event))]
+            blocks = [TextBlock(text=turn.text)]
         return ChatMessage(role=MessageRole.TOOL, blocks=blocks, additional_kwargs=kwargs)
-    if event.type != EventType.MESSAGE:
-        return ChatMessage(role=MessageRole.SYSTEM, blocks=[TextBlock(text=event_text(event))])
-    content = msg.get("content") if isinstance(msg, dict) else msg
-    blocks = _blocks(content if isinstance(content, (str, list)) or content is None else event_text(event))
+    if turn.kind != EventType.MESSAGE:
+        return ChatMessage(role=MessageRole.SYSTEM, blocks=[TextBlock(text=turn.text)])
+    blocks = _blocks(turn.content)
     extra: dict[str, Any] = {}
-    if isinstance(msg, dict) and isinstance(msg.get("name"), str) and msg["name"]:
-        extra["name"] = msg["name"]
+    if turn.name:
+        extra["name"] = turn.name
     if role == "assistant":
         blocks = [b for b in blocks if not (isinstance(b, TextBlock) and b.text == "")] or blocks
-        calls = event_tool_calls(event)
-        if calls:
+        if turn.tool_calls:
             blocks = [b for b in blocks if not (isinstance(b, TextBlock) and b.text == "")]
             blocks += list[Any](
-                ToolCallBlock(tool_call_id=c["id"] or None, tool_name=c["name"], tool_kwargs=c["arguments"])
-                for c in calls
+                ToolCallBlock(tool_call_id=c.id or None, tool_name=c.name, tool_kwargs=c.arguments)
+                for c in turn.tool_calls
             )
         return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
     if role == "tool":
-        if isinstance(msg, dict) and msg.get("tool_call_id"):
-            extra["tool_call_id"] = str(msg["tool_call_id"])
+        if turn.tool_call_id:
+            extra["tool_call_id"] = turn.tool_call_id
         return ChatMessage(role=MessageRole.TOOL, blocks=blocks, additional_kwargs=extra)
     return ChatMessage(role=MessageRole(role), blocks=blocks, additional_kwargs=extra)
 

@@ -29,6 +29,8 @@ from a2a_session_manager.models.neutral import (
     ROLE_BY_SOURCE,
     SOURCE_BY_ROLE,
     UNKNOWN_PART,
+    ToolCall,
+    Turn,
     compact_json,
     content_text,
     event_role,
@@ -49,6 +51,8 @@ __all__ = [
     "SOURCE_BY_ROLE",
     "UNKNOWN_PART",
     "AskedCall",
+    "ToolCall",
+    "Turn",
     "compact_json",
     "content_text",
     "event_role",
@@ -65,6 +69,7 @@ __all__ = [
     "tool_calls_of",
     "tool_event_id",
     "unknown_part",
+    "view",
 ]
 
 T = TypeVar("T")
