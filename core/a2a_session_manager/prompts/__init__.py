@@ -45,10 +45,14 @@ newest first and the walk stops at the first turn that does not fit, so the olde
 are dropped first and the kept history is contiguous; system messages later in the
 session are kept when the walk reaches them, like any other turn.
 
-**Speed.** Each event's token count is computed once and cached on the event
-(``messages.event_token_count``). A budgeted walk looks only at the turns it keeps (plus
-one), so building a 4,000-token prompt costs the same for a 1,000- or a 100,000-event
-session; only ``TASK_FOCUSED`` (which scores every earlier turn) reads the whole history.
+**Speed.** Each event's neutral form is parsed once into its typed view
+(``models.neutral.view``: role, text, tool calls, tool call id), and its token count is
+computed once (``messages.event_token_count``); both are cached on the event. The walk
+reads the view's fields, not the untyped ``message`` (only the repair of a tool result
+with no calling turn reads its raw keys, for 0.1.3's ``tool_name`` and ``args``). A
+budgeted walk looks only at the turns it keeps (plus one), so building a 4,000-token
+prompt costs the same for a 1,000- or a 100,000-event session; only ``TASK_FOCUSED``
+(which scores every earlier turn) reads the whole history.
 
 **Layout.** ``_units`` turns events into units (a message or a whole tool group) and
 renders them; ``_select`` holds the strategies, the budgeted walk and BM25;

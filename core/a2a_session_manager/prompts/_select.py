@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from a2a_session_manager.exceptions import PromptBudgetError
-from a2a_session_manager.messages import event_role, event_text, event_token_count
+from a2a_session_manager.messages import event_token_count
+from a2a_session_manager.models.neutral import view
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.prompts._units import Message, _iter_units, _Unit
 from a2a_session_manager.tokens import REPLY_PRIMER_TOKENS, count_message_tokens
@@ -173,20 +174,20 @@ def _plan(
 ) -> _Plan:
     n = len(events)
     head = 0
-    while head < n and event_role(events[head]) in ("system", None):
+    while head < n and view(events[head]).role in ("system", None):
         head += 1
     last_user: int | None = None
     for i in range(n - 1, head - 1, -1):
-        if event_role(events[i]) == "user":
+        if view(events[i]).role == "user":
             last_user = i
             break
     first_user = last_user
     if last_user is not None:
         for i in range(head, last_user):
-            if event_role(events[i]) == "user":
+            if view(events[i]).role == "user":
                 first_user = i
                 break
-    essential = [i for i in range(head) if event_role(events[i]) is not None]
+    essential = [i for i in range(head) if view(events[i]).role is not None]
     user_turns = {i for i in (first_user, last_user) if i is not None}
     essential.extend(sorted(user_turns))
     chosen: set[int] = set(essential)
@@ -264,7 +265,7 @@ def _take_relevant(
             continue
         earlier.append(unit)
     if current_query is None:
-        current_query = event_text(events[last_user]) if last_user is not None else ""
+        current_query = view(events[last_user]).text if last_user is not None else ""
     query = set(_terms(current_query))
     if not query or not earlier:
         return
@@ -274,7 +275,7 @@ def _take_relevant(
     docs: list[tuple[Counter[str], int]] = []
     for unit in earlier:
         if unit.messages is None:
-            text = "\n".join(event_text(events[i]) for i in unit.indices).lower()
+            text = "\n".join(view(events[i]).text for i in unit.indices).lower()
         else:
             text = "\n".join(str(m.get("content") or "") for m in unit.messages).lower()
         docs.append((Counter(matcher.findall(text)), len(text.split())))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from a2a_session_manager.messages import event_role, event_text
 from a2a_session_manager.models.event_type import EventType
+from a2a_session_manager.models.neutral import view
 from a2a_session_manager.prompts._select import PromptStrategy, _check_max_tokens, _coerce_strategy, _plan
 from a2a_session_manager.prompts._units import Message, render_events
 
@@ -27,7 +27,7 @@ def _check_depth(max_depth: object) -> int:
 def _latest_summary(session: Session) -> str | None:
     for event in reversed(session.events):
         if event.type == EventType.SUMMARY:
-            text = event_text(event).strip()
+            text = view(event).text.strip()
             if text:
                 return text
     return None
@@ -41,11 +41,11 @@ def _ancestor_messages(session: Session, ancestors: Sequence[Session]) -> list[M
     """
     opening: list[str] = []
     for event in session.events:
-        role = event_role(event)
-        if role not in ("system", None):
+        turn = view(event)
+        if turn.role not in ("system", None):
             break
-        if role == "system":
-            opening.append(event_text(event))
+        if turn.role == "system":
+            opening.append(turn.text)
     seen: set[str] = set()
     out: list[Message] = []
     for ancestor in ancestors:

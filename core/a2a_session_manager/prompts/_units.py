@@ -9,18 +9,12 @@ See the package docstring for the validity rules.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from a2a_session_manager.messages import (
-    compact_json,
-    event_role,
-    event_text,
-    event_to_openai,
-    event_token_count,
-    event_tool_calls,
-)
+from a2a_session_manager.messages import compact_json, event_to_openai, event_token_count
+from a2a_session_manager.models.neutral import ToolCall, Turn, view
 from a2a_session_manager.models.session_event import SessionEvent
 from a2a_session_manager.tokens import count_message_tokens
 
@@ -58,12 +52,13 @@ class _Unit:
         return out
 
 
-def _result_call_id(event: SessionEvent) -> str | None:
-    msg = event.message
-    if isinstance(msg, dict):
-        cid = msg.get("tool_call_id")
-        if isinstance(cid, str) and cid:
-            return cid
+def _result_call_id(event: SessionEvent, turn: Turn) -> str | None:
+    """The call id a tool result answers (``turn`` is ``view(event)``), None to pair by parent."""
+    cid = turn.tool_call_id
+    # The view str()s any id; pairing has always taken only ids stored as strings, so a
+    # result with another id keeps being paired by its parent or synthesized.
+    if cid is not None and isinstance(event.message.get("tool_call_id"), str):
+        return cid
     return None
 
 
@@ -76,40 +71,43 @@ def _synth_call_id(event: SessionEvent) -> str:
     return "call_" + hashlib.sha1(event.id.encode("utf-8")).hexdigest()[:24]
 
 
-def _result_call(event: SessionEvent, call_id: str) -> dict[str, Any]:
-    """The neutral tool call a result answers, rebuilt from the result event."""
+def _result_call(event: SessionEvent, call_id: str) -> ToolCall:
+    """The neutral tool call a result answers, rebuilt from the result event.
+
+    Only the repair path (a result without its calling turn, or one the turn did not
+    declare) comes here. It reads the raw message on purpose: it accepts 0.1.3's
+    ``tool_name``/``tool`` and ``args`` keys on any tool result, which the view keeps
+    only partly (``tool_name`` on TOOL_CALL events, no ``args``).
+    """
     msg = event.message
     name: Any = None
     arguments: Any = None
     if isinstance(msg, dict):
         name = msg.get("name") or msg.get("tool_name") or msg.get("tool")
         arguments = msg.get("arguments", msg.get("args"))
-    return {
-        "id": call_id,
-        "name": str(name) if name else "tool",
-        "arguments": arguments if isinstance(arguments, dict) else {},
-    }
+    return ToolCall(call_id, str(name) if name else "tool", arguments if isinstance(arguments, dict) else {})
 
 
-def _openai_call(call: Mapping[str, Any]) -> dict[str, Any]:
+def _openai_call(call: ToolCall) -> dict[str, Any]:
     return {
-        "id": call["id"],
+        "id": call.id,
         "type": "function",
-        "function": {"name": call["name"], "arguments": compact_json(call["arguments"])},
+        "function": {"name": call.name, "arguments": compact_json(call.arguments)},
     }
 
 
 def _tool_message(event: SessionEvent, call_id: str) -> Message:
-    if _result_call_id(event) == call_id:
+    turn = view(event)
+    if _result_call_id(event, turn) == call_id:
         rendered = event_to_openai(event)
         if rendered is not None and rendered.get("role") == "tool":
             return rendered
-    return {"role": "tool", "tool_call_id": call_id, "content": event_text(event)}
+    return {"role": "tool", "tool_call_id": call_id, "content": turn.text}
 
 
-def _assistant_message(event: SessionEvent, calls: Sequence[Mapping[str, Any]]) -> Message | None:
+def _assistant_message(event: SessionEvent, calls: Sequence[ToolCall]) -> Message | None:
     """The event as an assistant turn carrying exactly ``calls`` (None: nothing to say)."""
-    out = event_to_openai(event) or {"role": "assistant", "content": event_text(event)}
+    out = event_to_openai(event) or {"role": "assistant", "content": view(event).text}
     out["role"] = "assistant"
     out.pop("tool_calls", None)
     empty = out.get("content") in (None, "", [])
@@ -126,9 +124,12 @@ def _assistant_message(event: SessionEvent, calls: Sequence[Mapping[str, Any]]) 
 def _orphan_unit(events: Sequence[SessionEvent], results: list[int]) -> _Unit:
     """Results with no assistant turn in the history: synthesize the turn that called them."""
     results = sorted(results)
-    calls = [_result_call(events[j], _result_call_id(events[j]) or _synth_call_id(events[j])) for j in results]
+    calls = [
+        _result_call(events[j], _result_call_id(events[j], view(events[j])) or _synth_call_id(events[j]))
+        for j in results
+    ]
     messages: list[Message] = [{"role": "assistant", "content": None, "tool_calls": [_openai_call(c) for c in calls]}]
-    messages.extend(_tool_message(events[j], c["id"]) for j, c in zip(results, calls, strict=True))
+    messages.extend(_tool_message(events[j], c.id) for j, c in zip(results, calls, strict=True))
     return _Unit(results[0], tuple(results), messages, True)
 
 
@@ -180,15 +181,16 @@ def _iter_units(events: Sequence[SessionEvent], lo: int, hi: int) -> Iterator[_U
     pending = _Pending()
     for i in range(hi - 1, lo - 1, -1):
         event = events[i]
-        role = event_role(event)
+        turn = view(event)
+        role = turn.role
         if role is None:
             continue
         if role == "tool":
-            pending.add(i, _result_call_id(event), _parent_id(event))
+            pending.add(i, _result_call_id(event, turn), _parent_id(event))
             continue
         children = pending.by_parent.pop(event.id, None) if pending.by_parent else None
         if role == "assistant":
-            calls = event_tool_calls(event)
+            calls = turn.tool_calls
             if calls or children:
                 unit = _group_unit(events, i, calls, children or [], pending)
                 if unit is not None:
@@ -210,13 +212,13 @@ def _iter_units(events: Sequence[SessionEvent], lo: int, hi: int) -> Iterator[_U
 def _group_unit(
     events: Sequence[SessionEvent],
     i: int,
-    calls: list[dict[str, Any]],
+    calls: tuple[ToolCall, ...],
     children: list[int],
     pending: _Pending,
 ) -> _Unit | None:
-    declared = {c["id"] for c in calls if c["id"]}
+    declared = {c.id for c in calls if c.id}
     answers: dict[str, int] = {}
-    extras: list[tuple[dict[str, Any], int]] = []
+    extras: list[tuple[ToolCall, int]] = []
     for j in sorted(children):  # results that name this turn as their parent come first
         entry = pending.claim(j)
         if entry is None:
@@ -230,18 +232,18 @@ def _group_unit(
         found = pending.claim_call(cid)
         if found is not None:
             answers[cid] = found
-    answered: list[tuple[dict[str, Any], int]] = []
+    answered: list[tuple[ToolCall, int]] = []
     used: set[str] = set()
     for call in calls:
-        answer = answers.get(call["id"]) if call["id"] not in used else None
+        answer = answers.get(call.id) if call.id not in used else None
         if answer is not None:
-            used.add(call["id"])
+            used.add(call.id)
             answered.append((call, answer))
     standard = not extras and len(answered) == len(calls)
     for call, j in extras:
-        if call["id"] in used:  # an extra result reusing an id of this turn gets its own id
-            call = {**call, "id": _synth_call_id(events[j])}
-        used.add(call["id"])
+        if call.id in used:  # an extra result reusing an id of this turn gets its own id
+            call = call._replace(id=_synth_call_id(events[j]))
+        used.add(call.id)
         answered.append((call, j))
     indices = (i, *(j for _, j in answered))
     if standard and answered:
@@ -249,7 +251,7 @@ def _group_unit(
     head = _assistant_message(events[i], [c for c, _ in answered])
     if head is None:
         return None
-    messages = [head, *(_tool_message(events[j], c["id"]) for c, j in answered)]
+    messages = [head, *(_tool_message(events[j], c.id) for c, j in answered)]
     return _Unit(i, indices, messages, bool(answered))
 
 
