@@ -184,7 +184,8 @@ class _Cached:
     """The view cached on an event, with the identities it was computed from.
 
     It compares equal to any other cache and to no cache at all, so that viewing an
-    event never changes whether it equals another (pydantic compares private attributes).
+    event never changes whether it equals another (pydantic compares private attributes);
+    defining ``__eq__`` leaves it unhashable.
     """
 
     __slots__ = ("message", "source", "turn", "type")
@@ -197,8 +198,6 @@ class _Cached:
 
     def __eq__(self, other: object) -> bool:
         return other is None or isinstance(other, _Cached)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable-by-identity cache: never a dict key
 
 
 def view(event: SessionEvent) -> Turn:
