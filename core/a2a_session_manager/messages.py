@@ -31,6 +31,7 @@ from a2a_session_manager.models.neutral import (
     UNKNOWN_PART,
     ToolCall,
     Turn,
+    cached_count,
     compact_json,
     content_text,
     event_role,
@@ -167,20 +168,12 @@ def event_token_count(event: SessionEvent, model: str | None = None) -> int:
     Returns:
         The number of tokens (0 when the event is not a chat message).
     """
-    key = tokens.encoding_key(model)
-    # The cache is declared on the model for this function's use (SessionEvent._token_counts).
-    cache: dict[str, tuple[Any, Any, Any, int]] | None = event._token_counts
-    if cache is None:
-        cache = {}
-        event._token_counts = cache
-    hit = cache.get(key)
-    message, kind, source = event.message, event.type, event.source
-    if hit is not None and hit[0] is message and hit[1] is kind and hit[2] is source:
-        return hit[3]
+    return cached_count(event, tokens.encoding_key(model), _render_tokens, model)
+
+
+def _render_tokens(event: SessionEvent, model: str | None) -> int:
     rendered = event_to_openai(event)
-    count = 0 if rendered is None else tokens.count_message_tokens(rendered, model)
-    cache[key] = (message, kind, source, count)
-    return count
+    return 0 if rendered is None else tokens.count_message_tokens(rendered, model)
 
 
 def events_to_openai(events: list[SessionEvent]) -> list[dict[str, Any]]:

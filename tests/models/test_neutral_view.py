@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+from a2a_session_manager.messages import event_to_openai, event_token_count
 from a2a_session_manager.models.event_source import EventSource
 from a2a_session_manager.models.event_type import EventType
 from a2a_session_manager.models.neutral import (
@@ -16,6 +17,7 @@ from a2a_session_manager.models.neutral import (
     view,
 )
 from a2a_session_manager.models.session_event import SessionEvent
+from a2a_session_manager.tokens import count_message_tokens
 
 
 def test_str_message_takes_its_role_from_the_source_and_is_its_own_content() -> None:
@@ -194,3 +196,28 @@ def test_the_view_is_never_serialized_and_survives_copies() -> None:
     assert view(copy.deepcopy(event)).text == "x"
     shallow = event.model_copy(update={"message": "y"})
     assert view(shallow).text == "y"
+
+
+def test_counting_tokens_keeps_an_event_equal_to_an_uncounted_copy() -> None:
+    event = SessionEvent(message={"role": "user", "content": "how many tokens is this"})
+    twin = event.model_copy(deep=True)
+    event_token_count(event, "gpt-4o")
+    event_token_count(event, "gpt-3.5-turbo")
+    assert event == twin
+    assert twin == event
+
+
+def test_token_counts_are_cached_per_encoding_and_dropped_with_a_new_message() -> None:
+    event = SessionEvent(message={"role": "user", "content": "hello there"})
+    fresh = SessionEvent(message={"role": "user", "content": "hello there"})
+    rendered = event_to_openai(fresh)
+    assert rendered is not None
+    # Two encodings (o200k for gpt-4o, cl100k for gpt-3.5-turbo) kept side by side.
+    assert event_token_count(event, "gpt-4o") == count_message_tokens(rendered, "gpt-4o")
+    assert event_token_count(event, "gpt-3.5-turbo") == event_token_count(fresh, "gpt-3.5-turbo")
+    assert event_token_count(event, "gpt-4o") == event_token_count(fresh, "gpt-4o")
+    event.message = {"role": "user", "content": "hello there " * 20}
+    longer = SessionEvent(message=event.message)
+    assert event_token_count(event, "gpt-4o") == event_token_count(longer, "gpt-4o")
+    assert event_token_count(event, "gpt-3.5-turbo") == event_token_count(longer, "gpt-3.5-turbo")
+    assert event_token_count(event, "gpt-4o") > event_token_count(fresh, "gpt-4o")

@@ -43,6 +43,7 @@ content, ``content_text`` and ``part_placeholder``. Names: ``ROLE_BY_SOURCE``,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from a2a_session_manager._parts import PLACEHOLDERS, UNKNOWN_PART, compact_json, part_placeholder, unknown_part
@@ -181,23 +182,44 @@ class Turn(NamedTuple):
 
 
 class _Cached:
-    """The view cached on an event, with the identities it was computed from.
+    """What is cached on an event: its ``Turn`` and its token counts, with the identities
+    (message, type, source) they were computed from.
 
-    It compares equal to any other cache and to no cache at all, so that viewing an
+    One object per event (its token counts inline for the first encoding): every cached
+    object is one more for the garbage collector to walk on each pass over a long session.
+    It compares equal to any other cache and to no cache at all, so that reading an
     event never changes whether it equals another (pydantic compares private attributes);
     defining ``__eq__`` leaves it unhashable.
     """
 
-    __slots__ = ("message", "source", "turn", "type")
+    __slots__ = ("count", "count_key", "message", "more_counts", "source", "turn", "type")
 
     def __init__(self, message: Any, type: EventType, source: EventSource, turn: Turn) -> None:
         self.message = message
         self.type = type
         self.source = source
         self.turn = turn
+        self.count_key: str | None = None
+        self.count = 0
+        self.more_counts: dict[str, int] | None = None
 
     def __eq__(self, other: object) -> bool:
         return other is None or isinstance(other, _Cached)
+
+
+def _entry(event: SessionEvent) -> _Cached:
+    """The event's cache entry, rebuilt when its message, type or source was reassigned."""
+    # The private dict directly: pydantic's attribute hooks for private names cost more
+    # than the whole parse of a short message (SessionEvent._view is declared for this).
+    private = event.__pydantic_private__
+    cached: _Cached | None = private.get("_view") if private is not None else None
+    message, kind, source = event.message, event.type, event.source
+    if cached is not None and cached.message is message and cached.type is kind and cached.source is source:
+        return cached
+    cached = _Cached(message, kind, source, _parse(message, kind, source))
+    if private is not None:
+        private["_view"] = cached
+    return cached
 
 
 def view(event: SessionEvent) -> Turn:
@@ -214,17 +236,40 @@ def view(event: SessionEvent) -> Turn:
     Returns:
         The event's ``Turn``.
     """
-    # The private dict directly: pydantic's attribute hooks for private names cost more
-    # than the whole parse of a short message (SessionEvent._view is declared for this).
-    private = event.__pydantic_private__
-    cached: _Cached | None = private.get("_view") if private is not None else None
-    message, kind, source = event.message, event.type, event.source
-    if cached is not None and cached.message is message and cached.type is kind and cached.source is source:
-        return cached.turn
-    turn = _parse(message, kind, source)
-    if private is not None:
-        private["_view"] = _Cached(message, kind, source, turn)
-    return turn
+    return _entry(event).turn
+
+
+def cached_count(
+    event: SessionEvent, key: str, compute: Callable[[SessionEvent, str | None], int], model: str | None
+) -> int:
+    """A number derived from the event, computed once per ``key`` and cached with its view.
+
+    ``messages.event_token_count`` keeps its per-encoding token counts here, so they are
+    dropped together with the view when the message, type or source is reassigned.
+
+    Args:
+        event: The event.
+        key: What the number is (e.g. an encoding's name).
+        compute: Computes the number when it is not cached, from the event and ``model``.
+        model: Passed to ``compute`` (a model name).
+
+    Returns:
+        The cached or computed number.
+    """
+    entry = _entry(event)
+    if entry.count_key == key:
+        return entry.count
+    more = entry.more_counts
+    if more is not None and key in more:
+        return more[key]
+    count = compute(event, model)
+    if entry.count_key is None:
+        entry.count_key, entry.count = key, count
+    else:
+        if more is None:
+            more = entry.more_counts = {}
+        more[key] = count
+    return count
 
 
 def _text(message: Any) -> str:

@@ -40,9 +40,8 @@ class SessionEvent(BaseModel):
     token_usage: TokenUsage | None = None
     seq: int | None = None
 
-    # Per-encoding prompt-token counts (see ``messages.event_token_count``); never serialized.
-    _token_counts: dict[str, tuple[Any, Any, Any, int]] | None = PrivateAttr(default=None)
-    # The neutral form parsed once (see ``models.neutral.view``); never serialized.
+    # The neutral form parsed once (``models.neutral.view``) and the prompt-token counts
+    # per encoding (``messages.event_token_count``), in one entry; never serialized.
     _view: Any = PrivateAttr(default=None)
 
     @classmethod
