@@ -2,7 +2,7 @@
 
 A conversation is a chain of *segments*, each a session. ``process_message`` appends to
 the current segment until the next message would push it past ``token_threshold``
-(real token counts, ``tokens.event_token_count``) or ``max_turns_per_segment``. Then:
+(real token counts, ``messages.event_token_count``) or ``max_turns_per_segment``. Then:
 
 1. the summarizer (``llm_callback``) is asked for a **cumulative** summary: the summary
    that closes segment *k* is written from the previous summary (segments 1..k-1) plus
@@ -300,7 +300,7 @@ class InfiniteConversationManager:
 
     Args:
         token_threshold: Tokens of messages (and tool calls) a segment may hold, counted
-            with the model's tokenizer as prompt messages (``tokens.event_token_count``).
+            with the model's tokenizer as prompt messages (``messages.event_token_count``).
         summary_model: Model name given to the summarizer (and used to count tokens when
             ``process_message`` gets no ``model``).
         summarization_strategy: Which ``SUMMARY_PROMPTS`` entry instructs the summarizer.
