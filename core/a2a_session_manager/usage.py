@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field, computed_field
 
 from a2a_session_manager.models import _format
+from a2a_session_manager.models._format import format_usd
 from a2a_session_manager.models.session import Session
 from a2a_session_manager.models.token_usage import TokenSummary, TokenUsage
 from a2a_session_manager.pricing import PRICES_AS_OF
@@ -418,20 +419,6 @@ def cost_usd(value: Costed) -> float | None:
         USD, or None when nothing in it had a price.
     """
     return _format.cost_usd(_summary_of(value) if isinstance(value, UsageReport) else value)
-
-
-def format_usd(amount: float) -> str:
-    """Format a USD amount: cents from $1, else at least four decimals and three significant digits.
-
-    Examples: ``$12.35``, ``$0.5000``, ``$0.0123``, ``$0.000137``, ``$0.00000005``, ``$0.00``.
-
-    Args:
-        amount: USD (costs are rounded to 1e-9 USD, so nine decimals at most are shown).
-
-    Returns:
-        The text, with a leading ``$``.
-    """
-    return _format.format_usd(amount)
 
 
 def format_cost(value: Costed | float | None, *, unpriced_tokens: int = 0) -> str:

@@ -8,21 +8,15 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import _delete_prefix
+
 
 @pytest.fixture
 def prefix(redis_url: str) -> Iterator[str]:
     """A fresh key prefix on the test server; its keys are deleted after the test."""
-    import redis
-
     value = f"t-redis-{uuid.uuid4().hex[:10]}:"
     yield value
-    client = redis.Redis.from_url(redis_url)
-    try:
-        keys = list(client.scan_iter(match=value + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    _delete_prefix(f"{redis_url}?prefix={value}")
 
 
 @pytest.fixture
